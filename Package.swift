@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "kryoform",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kryoform", targets: ["kryoform"]),
+        .executable(name: "kryoform-bench", targets: ["kryoform-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/onevcat/Rainbow.git", from: "4.2.2"),
+    ],
+    targets: [
+        // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
+        .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Resource graph, planner, state and the apply walk.
+        .target(name: "Planner", dependencies: ["Spec"]),
+        // HTTP transport and the cloud adapters, sandbox and static providers.
+        .target(name: "Providers", dependencies: ["Spec", "Planner"]),
+        // libssh2 from Debian's libssh2-1-dev.
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // SSH, node facts, Docker Swarm and stack deployment.
+        .target(name: "Remote", dependencies: ["Spec", "CLibSSH2"]),
+        // The command-line interface: parse, call, print.
+        .executableTarget(
+            name: "kryoform",
+            dependencies: [
+                "Spec", "Planner", "Providers", "Remote",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Rainbow", package: "Rainbow"),
+            ]
+        ),
+        // Benchmarks whose results go to docs/benchmarks.md.
+        .executableTarget(name: "kryoform-bench", dependencies: ["Spec"]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
+        .testTarget(name: "RemoteTests", dependencies: ["Remote"]),
+        .testTarget(name: "KryoformCLITests", dependencies: ["Spec"]),
+    ]
+)

@@ -1,0 +1,5 @@
+#ifndef KRYOFORM_CLIBSSH2_SHIM_H
+#define KRYOFORM_CLIBSSH2_SHIM_H
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+#endif

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+
+/// The `kryoform` command: parses arguments, calls the modules, prints.
+@main
+struct Kryoform: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kryoform",
+        abstract: "Declarative clusters and stacks on DigitalOcean, Vultr, AWS and your own hosts.",
+        version: "0.1.0",
+        subcommands: [ValidateCommand.self, InventoryCommand.self]
+    )
+
+    /// Exit codes: 0 success, 1 any error (usage errors included), 2 success with changes present.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let quiet as QuietExit {
+            Foundation.exit(quiet.code)
+        } catch let error as CommandFailure {
+            FileHandle.standardError.write(Data((error.message + "\n").utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            // --help and --version exit 0 as usual; every other failure, usage errors included, exits 1.
+            if exitCode(for: error) == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// A failure already explained to the user; `message` is printed as is.
+struct CommandFailure: Error {
+    var message: String
+    var exitCode: Int32 = 1
+}
+
+/// Exit quietly with `code`, everything having been printed already.
+struct QuietExit: Error {
+    var code: Int32
+}
