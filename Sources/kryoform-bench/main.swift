@@ -1,1 +1,40 @@
-print("placeholder")
+import Foundation
+import Spec
+
+// kryoform-bench: measures what docs/benchmarks.md reports.
+//
+//   swift run -c release kryoform-bench [PROJECT_DIR] [ITERATIONS]
+//
+// Loads and validates the whole project from disk ITERATIONS times (default 50; PROJECT_DIR
+// defaults to the current folder) and prints the minimum, median and maximum wall time of one
+// full load: reading every file, parsing YAML, decoding, cross-file rules and capacity.
+
+let arguments = CommandLine.arguments.dropFirst()
+let root = URL(fileURLWithPath: arguments.first ?? FileManager.default.currentDirectoryPath)
+let iterations = arguments.dropFirst().first.flatMap(Int.init) ?? 50
+
+guard FileManager.default.fileExists(atPath: root.appendingPathComponent(SpecLoader.projectFile).path) else {
+    FileHandle.standardError.write(Data("kryoform-bench: no \(SpecLoader.projectFile) in \(root.path)\n".utf8))
+    exit(1)
+}
+
+let clock = ContinuousClock()
+var durations: [Duration] = []
+var last: Specs?
+for _ in 0..<max(1, iterations) {
+    let started = clock.now
+    last = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
+    durations.append(clock.now - started)
+}
+durations.sort()
+
+func milliseconds(_ duration: Duration) -> String {
+    String(format: "%.2f ms", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)
+}
+
+let specs = last
+print("load + validate \(root.lastPathComponent): \(specs?.fileCount ?? 0) files, \(specs?.stacks.count ?? 0) stacks, \(specs?.environments.count ?? 0) environments, \(specs?.diagnostics.count ?? 0) diagnostics")
+print("iterations: \(durations.count)")
+print("min    \(milliseconds(durations[0]))")
+print("median \(milliseconds(durations[durations.count / 2]))")
+print("max    \(milliseconds(durations[durations.count - 1]))")
