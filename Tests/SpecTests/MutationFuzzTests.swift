@@ -81,21 +81,28 @@ struct MutationFuzzTests {
         }
     }
 
-    @Test("300 mutations of shipped files, each loaded with the whole project")
-    func mutateShippedFiles() {
-        let original = Fixtures.shippedProject()
-        let paths = original.files.keys.sorted()
-        var random = SeededGenerator(state: 20_261_121)
+    /// Loads `count` mutations of the shipped files, each laid over `project`, checks every
+    /// diagnostic's location, and returns how many loads reported an error.
+    static func mutate(_ paths: [String], of shipped: InMemoryFileSystem, over project: InMemoryFileSystem,
+                       count: Int, seed: UInt64) -> Int {
+        var random = SeededGenerator(state: seed)
         var broken = 0
-        for iteration in 0..<300 {
+        for iteration in 0..<count {
             let seed = random.state
             let path = paths[iteration % paths.count]
-            var fileSystem = original
-            fileSystem.files[path] = Mutation.apply(to: original.files[path] ?? [], using: &random)
+            var fileSystem = project
+            fileSystem.files[path] = Mutation.apply(to: shipped.files[path] ?? [], using: &random)
             let specs = SpecLoader(fileSystem: fileSystem).load()
             if specs.diagnostics.hasErrors { broken += 1 }
-            Self.checkLocations(specs, in: fileSystem, seed: seed)
+            checkLocations(specs, in: fileSystem, seed: seed)
         }
+        return broken
+    }
+
+    @Test("300 mutations of shipped files, each loaded with the whole project")
+    func mutateShippedFiles() {
+        let shipped = Fixtures.shippedProject()
+        let broken = Self.mutate(shipped.files.keys.sorted(), of: shipped, over: shipped, count: 300, seed: 20_261_121)
         // Most mutations break something, and each break is reported rather than ignored.
         #expect(broken > 150)
     }
@@ -103,17 +110,8 @@ struct MutationFuzzTests {
     @Test("3,000 mutations of shipped files, each loaded into the small corpus project")
     func mutateShippedFilesInSmallProject() {
         let shipped = Fixtures.shippedProject()
-        let base = Fixtures.corpusBase()
         let paths = shipped.files.keys.filter { $0 != "kryoform.yaml" }.sorted()
-        var random = SeededGenerator(state: 75)
-        for iteration in 0..<3_000 {
-            let seed = random.state
-            let path = paths[iteration % paths.count]
-            var fileSystem = base
-            fileSystem.files[path] = Mutation.apply(to: shipped.files[path] ?? [], using: &random)
-            let specs = SpecLoader(fileSystem: fileSystem).load()
-            Self.checkLocations(specs, in: fileSystem, seed: seed)
-        }
+        _ = Self.mutate(paths, of: shipped, over: Fixtures.corpusBase(), count: 3_000, seed: 75)
     }
 
     @Test("a 10 MB file is refused at line 1 without being parsed")
