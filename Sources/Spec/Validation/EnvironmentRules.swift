@@ -2,9 +2,16 @@
 struct EnvironmentRules {
     let environment: Environment
     let specs: Specs
+    /// The inventory by name.
+    private let inventory: [String: Stack]
+    /// The stacks the environment runs, pins and overrides applied.
+    private let selected: [Stack]
 
-    private var inventory: [String: Stack] {
-        Dictionary(specs.stacks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    init(environment: Environment, specs: Specs, selected: [Stack]) {
+        self.environment = environment
+        self.specs = specs
+        self.selected = selected
+        self.inventory = Dictionary(specs.stacks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     func check() -> [Diagnostic] {
@@ -60,7 +67,7 @@ struct EnvironmentRules {
     private func placement() -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         let roles = environment.roles
-        for stack in specs.stacks(in: environment) where stack.deploysSomething {
+        for stack in selected where stack.deploysSomething {
             let at = selectionLocation(of: stack.name)
             if !roles.contains(stack.role), environment.clustersAreComplete {
                 diagnostics.append(.error(
@@ -88,7 +95,7 @@ struct EnvironmentRules {
         var diagnostics: [Diagnostic] = []
         var owners: [String: (stack: Stack, index: Int)] = [:]
         let sshPort = specs.project?.ssh.port ?? 22
-        for stack in specs.stacks(in: environment) where stack.deploysSomething {
+        for stack in selected where stack.deploysSomething {
             for (index, port) in stack.ports.enumerated() {
                 guard let published = port.published else { continue }
                 let at = stack.source.location(of: ModelPath.root / "ports" / index)
@@ -114,7 +121,7 @@ struct EnvironmentRules {
     private func routes() -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         var owners: [String: (stack: Stack, index: Int)] = [:]
-        for stack in specs.stacks(in: environment) where stack.deploysSomething {
+        for stack in selected where stack.deploysSomething {
             for (index, route) in stack.routes.enumerated() {
                 let at = stack.source.location(of: ModelPath.root / "routes" / index / "host")
                 if !route.host.contains("."), environment.domain == nil {
@@ -141,7 +148,7 @@ struct EnvironmentRules {
     }
 
     private func unusedSecrets() -> [Diagnostic] {
-        let used = Set(specs.stacks(in: environment).flatMap(\.secrets))
+        let used = Set(selected.flatMap(\.secrets))
         return environment.secrets.keys.sorted().filter { !used.contains($0) }.map { name in
             .warning("secret '\(name)' is not used by any stack environment '\(environment.name)' runs",
                      at: environment.source.keyLocation(of: ModelPath.root / "secrets" / name),

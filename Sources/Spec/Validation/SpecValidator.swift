@@ -8,9 +8,10 @@ struct SpecValidator {
     func validate() -> [Diagnostic] {
         var diagnostics = InventoryRules(stacks: specs.stacks, unreadable: specs.unreadableStacks).check()
         for environment in specs.environments {
-            diagnostics += EnvironmentRules(environment: environment, specs: specs).check()
+            let selected = specs.stacks(in: environment)
+            diagnostics += EnvironmentRules(environment: environment, specs: specs, selected: selected).check()
             if environment.clustersAreComplete {
-                diagnostics += CapacityPlanner.check(environment: environment, stacks: specs.stacks(in: environment))
+                diagnostics += CapacityPlanner.check(environment: environment, stacks: selected)
             }
         }
         diagnostics += networkOverlaps()
