@@ -12,12 +12,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/onevcat/Rainbow.git", from: "4.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
         .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resource graph, planner, state and the apply walk.
-        .target(name: "Planner", dependencies: ["Spec"]),
+        .target(name: "Planner", dependencies: ["Spec", .product(name: "Crypto", package: "swift-crypto")]),
         // HTTP transport and the cloud adapters, sandbox and static providers.
         .target(name: "Providers", dependencies: ["Spec", "Planner"]),
         // libssh2 from Debian's libssh2-1-dev.
@@ -38,9 +39,11 @@ let package = Package(
             ]
         ),
         // Benchmarks whose results go to docs/benchmarks.md.
-        .executableTarget(name: "kryoform-bench", dependencies: ["Spec"]),
+        .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
         .testTarget(name: "RemoteTests", dependencies: ["Remote"]),
-        .testTarget(name: "KryoformCLITests", dependencies: ["Spec"]),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner", "Spec"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Planner", "Spec"]),
+        .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers"]),
     ]
 )

@@ -3,19 +3,24 @@ import Foundation
 
 /// The `kryoform` command: parses arguments, calls the modules, prints.
 @main
-struct Kryoform: ParsableCommand {
+struct Kryoform: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kryoform",
         abstract: "Declarative clusters and stacks on DigitalOcean, Vultr, AWS and your own hosts.",
         version: "0.1.0",
-        subcommands: [ValidateCommand.self, InventoryCommand.self]
+        subcommands: [ValidateCommand.self, InventoryCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self,
+                      DriftCommand.self, StateCommand.self]
     )
 
     /// Exit codes: 0 success, 1 any error (usage errors included), 2 success with changes present.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let quiet as QuietExit {
             Foundation.exit(quiet.code)
         } catch let error as CommandFailure {

@@ -1,0 +1,131 @@
+import Foundation
+import Spec
+
+/// The environment an engine works on, as the specs describe it.
+public struct EnvironmentContext: Sendable {
+    public var project: String
+    public var environment: Environment
+    /// The environment's stacks, pins and overrides applied.
+    public var stacks: [Stack]
+    /// The project's public SSH key line.
+    public var publicKey: String
+    /// SHA-256 over the files this environment is made from.
+    public var specsDigest: String
+
+    public init(project: String, environment: Environment, stacks: [Stack], publicKey: String, specsDigest: String) {
+        self.project = project
+        self.environment = environment
+        self.stacks = stacks
+        self.publicKey = publicKey
+        self.specsDigest = specsDigest
+    }
+
+    public var scope: ResourceScope { ResourceScope(project: project, environment: environment.name) }
+}
+
+/// Problems that stop a plan before it is made, each located in a spec file.
+public struct DesiredStateError: Error, Sendable {
+    public var diagnostics: [Diagnostic]
+}
+
+/// Why a saved plan may not be applied.
+public struct StalePlanError: Error, Sendable {
+    public var message: String
+}
+
+/// Plans and applies one environment: the catalog, the desired state, observation, the
+/// planner and the apply walk, wired to a provider, a node configurator and a state store.
+public struct Engine: Sendable {
+    public var context: EnvironmentContext
+    public var cloud: CloudProvider
+    /// The driver for `swarm` and `stack` resources.
+    public var configurator: ResourceDriver
+    public var store: StateStore
+
+    public init(context: EnvironmentContext, cloud: CloudProvider, configurator: ResourceDriver, store: StateStore) {
+        self.context = context
+        self.cloud = cloud
+        self.configurator = configurator
+        self.store = store
+    }
+
+    public func desiredState(catalog: Catalog) throws -> DesiredState {
+        let builder = DesiredStateBuilder(project: context.project, environment: context.environment, stacks: context.stacks,
+                                          catalog: catalog, publicKey: context.publicKey)
+        switch builder.build() {
+        case .success(let desired): return desired
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Everything the provider and the nodes report for this environment.
+    public func observe() async throws -> [ObservedResource] {
+        async let cloudResources = cloud.observe(context.scope)
+        async let configured = configurator.observe(context.scope)
+        return try await cloudResources + configured
+    }
+
+    /// Makes a plan against what really exists. The caller holds the lock.
+    public func plan(mode: Plan.Mode = .normal, allowDestroy: Bool = false, targets: [ResourceAddress] = [], now: Date = Date())
+        async throws -> (plan: Plan, desired: DesiredState) {
+        let catalog = try await cloud.catalog()
+        let desired = try desiredState(catalog: catalog)
+        let observed = try await observe()
+        let plan = Planner.plan(Planner.Input(
+            desired: desired, observed: observed, state: try store.read(), catalog: catalog, mode: mode,
+            protect: context.environment.protect, allowDestroy: allowDestroy, targets: targets,
+            specsDigest: context.specsDigest, now: now))
+        return (plan, desired)
+    }
+
+    /// Refuses a saved plan made for another environment, against another state, or from other specs.
+    public func checkSaved(_ plan: Plan) throws {
+        guard plan.formatVersion == Plan.formatVersion else {
+            throw StalePlanError(message: "the plan has format_version \(plan.formatVersion); this kryoform writes \(Plan.formatVersion): make a new plan")
+        }
+        guard plan.environment == context.environment.name, plan.project == context.project else {
+            throw StalePlanError(message: "the plan is for environment \(plan.environment) of project \(plan.project), not \(context.environment.name) of \(context.project)")
+        }
+        let state = try store.read()
+        if plan.basis.stateLineage != nil, plan.basis.stateLineage != state?.lineage {
+            throw StalePlanError(message: "the plan was made against another state (lineage \(plan.basis.stateLineage ?? "none"), now \(state?.lineage ?? "none")): make a new plan")
+        }
+        if plan.basis.stateSerial != (state?.serial ?? 0) {
+            throw StalePlanError(message: "the state changed since the plan was made (serial \(plan.basis.stateSerial), now \(state?.serial ?? 0)): make a new plan with kryoform plan -e \(plan.environment) --out FILE")
+        }
+        if plan.basis.specsDigest != context.specsDigest {
+            throw StalePlanError(message: "the specs changed since the plan was made (digest \(plan.basis.specsDigest.prefix(12)), now \(context.specsDigest.prefix(12))): make a new plan")
+        }
+    }
+
+    /// Carries out `plan`. The caller holds the lock.
+    public func apply(_ plan: Plan, inputs: [ResourceAddress: [String: String]], parallelism: Int, interruption: Interruption,
+                      events: @escaping @Sendable (ApplyEvent) -> Void) async throws -> ApplyResult {
+        let state = try store.read() ?? State(project: context.project, environment: context.environment.name)
+        let recorder = StateRecorder(store: store, state: state)
+        let cloud = self.cloud
+        let configurator = self.configurator
+        let walk = ApplyWalk(plan: plan, scope: context.scope, driver: { $0.isCloud ? cloud : configurator }, recorder: recorder,
+                             inputs: inputs, parallelism: parallelism, interruption: interruption, events: events)
+        return await walk.run()
+    }
+
+    /// Runs `body` holding the environment's lock, released afterwards whatever happens.
+    public func withLock<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        let info = LockInfo(operation: operation)
+        try store.lock(info)
+        do {
+            let result = try await body()
+            try store.unlock(id: info.id)
+            return result
+        } catch {
+            try? store.unlock(id: info.id)
+            throw error
+        }
+    }
+
+    /// SHA-256 over `files` (path and text), in path order.
+    public static func specsDigest(_ files: [(path: String, text: String)]) -> String {
+        ContentHash.sha256(files.sorted { $0.path < $1.path }.map { "\($0.path)\n\($0.text.count)\n\($0.text)" }.joined(separator: "\n"))
+    }
+}

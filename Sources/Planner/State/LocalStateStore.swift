@@ -1,0 +1,123 @@
+import Foundation
+
+/// The embedded state backend: `.kryoform/state/<environment>.json`, locked by
+/// `.kryoform/state/<environment>.lock` created exclusively.
+public struct LocalStateStore: StateStore {
+    public let environment: String
+    public let directory: URL
+
+    public init(projectRoot: URL, environment: String) {
+        self.environment = environment
+        self.directory = projectRoot.appendingPathComponent(".kryoform/state", isDirectory: true)
+    }
+
+    public var stateFile: URL { directory.appendingPathComponent("\(environment).json") }
+    public var lockFile: URL { directory.appendingPathComponent("\(environment).lock") }
+
+    public func read() throws -> State? {
+        guard FileManager.default.fileExists(atPath: stateFile.path) else { return nil }
+        do {
+            let data = try Data(contentsOf: stateFile)
+            return try Self.decoder.decode(State.self, from: data)
+        } catch {
+            throw StateLockError.io("cannot read the state file \(stateFile.path): \(error.localizedDescription); fix or restore the file before running again")
+        }
+    }
+
+    public func write(_ state: State) throws {
+        let data: Data
+        do { data = try Self.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+        try AtomicFile.write(data, to: stateFile)
+    }
+
+    public func lock(_ info: LockInfo) throws {
+        try AtomicFile.ensureDirectory(directory)
+        let descriptor = open(lockFile.path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
+        if descriptor < 0 {
+            if errno == EEXIST {
+                if let holder = try currentLock() { throw StateLockError.held(environment: environment, by: holder) }
+                return try lock(info) // released between the two calls
+            }
+            throw StateLockError.io("cannot create the lock \(lockFile.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let data = (try? Self.encoder.encode(info)) ?? Data()
+        let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(descriptor) == 0 else {
+            unlink(lockFile.path)
+            throw StateLockError.io("cannot write the lock \(lockFile.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func unlock(id: String) throws {
+        guard let holder = try currentLock() else { return }
+        guard holder.id == id else { throw StateLockError.held(environment: environment, by: holder) }
+        unlink(lockFile.path)
+    }
+
+    public func currentLock() throws -> LockInfo? {
+        guard let data = FileManager.default.contents(atPath: lockFile.path) else { return nil }
+        if data.isEmpty {
+            // A lock file whose writer died before writing: treat as held by an unknown, gone process.
+            return LockInfo(operation: "unknown", owner: "unknown", pid: 0, started: Date(timeIntervalSince1970: 0))
+        }
+        do { return try Self.decoder.decode(LockInfo.self, from: data) } catch {
+            throw StateLockError.io("the lock \(lockFile.path) is unreadable; if no kryoform runs, run: kryoform state unlock -e \(environment)")
+        }
+    }
+
+    public func forceUnlock() throws -> LockInfo? {
+        let holder = try? currentLock()
+        guard FileManager.default.fileExists(atPath: lockFile.path) else { return nil }
+        guard unlink(lockFile.path) == 0 else {
+            throw StateLockError.io("cannot remove \(lockFile.path): \(String(cString: strerror(errno)))")
+        }
+        return holder
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+/// Writes files so that a crash at any instant leaves the old content or the new, never a mix.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let directory = url.deletingLastPathComponent()
+        try ensureDirectory(directory)
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let descriptor = open(temporary.path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+        guard descriptor >= 0 else { throw StateLockError.io("cannot create \(temporary.path): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == data.count, synced else {
+            unlink(temporary.path)
+            throw StateLockError.io("cannot write \(url.path): \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            unlink(temporary.path)
+            throw StateLockError.io("cannot replace \(url.path): \(String(cString: strerror(errno)))")
+        }
+        let directoryDescriptor = open(directory.path, O_RDONLY)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    public static func ensureDirectory(_ url: URL) throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw StateLockError.io("cannot create \(url.path): \(error.localizedDescription)")
+        }
+    }
+}

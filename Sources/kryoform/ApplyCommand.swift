@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Planner
+@preconcurrency import Rainbow
+
+/// `kryoform apply`: make the changes, from a fresh plan or exactly those of a saved one.
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the changes: from a fresh plan (after confirmation), or exactly those of a saved plan file.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: EnvironmentOptions
+    @OptionGroup var execution: ExecutionOptions
+
+    @Argument(help: ArgumentHelp("A plan saved by kryoform plan --out: apply exactly it, refusing it if the state or specs moved on.", valueName: "planfile"))
+    var planFile: String?
+
+    @Flag(name: .customLong("refresh-only"), help: "Only record in the state what changed outside kryoform.")
+    var refreshOnly = false
+
+    @Option(name: .customLong("target"), help: ArgumentHelp("Only change this resource and what it depends on (repeatable).", valueName: "address"))
+    var targets: [String] = []
+
+    func validate() throws {
+        try execution.check()
+        if planFile != nil && (refreshOnly || !targets.isEmpty) {
+            throw ValidationError("a saved plan is applied as it is: --refresh-only and --target belong to kryoform plan")
+        }
+    }
+
+    func run() async throws {
+        global.configureOutput()
+        let session = try EngineSession.open(global, environment: target.environment)
+        let saved = try planFile.map(PlanFile.read)
+        try await session.explaining {
+            try await session.engine.withLock("apply") {
+                let plan: Plan
+                if let saved {
+                    try session.engine.checkSaved(saved)
+                    plan = saved
+                    print("Applying the saved plan \(planFile ?? "") (made \(ISO8601DateFormatter().string(from: saved.createdAt))).")
+                } else {
+                    plan = try await session.engine.plan(mode: refreshOnly ? .refreshOnly : .normal, allowDestroy: execution.allowDestroy,
+                                                         targets: targets.map { ResourceAddress($0) }).plan
+                    print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
+                }
+                try await execution.carryOut(plan, session: session, confirmed: saved != nil)
+            }
+        }
+    }
+}
+
+/// Options and steps shared by apply and destroy.
+struct ExecutionOptions: ParsableArguments {
+    @Flag(name: .customLong("auto-approve"), help: "Apply without asking for confirmation.")
+    var autoApprove = false
+
+    @Option(help: "How many actions may run at once.")
+    var parallelism: Int = 10
+
+    @Flag(name: .customLong("allow-destroy"), help: "Allow destroying resources of a protected environment (protect: true).")
+    var allowDestroy = false
+
+    func check() throws {
+        if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+    }
+
+    /// Confirms, applies, prints the summary; throws to exit 1 when anything failed.
+    func carryOut(_ plan: Plan, session: EngineSession, confirmed: Bool) async throws {
+        if !plan.errors.isEmpty { throw CommandFailure(message: plan.errors.map { "error: " + $0 }.joined(separator: "\n")) }
+        guard plan.hasChanges else {
+            if confirmed { print("No changes: nothing to apply.") }
+            return
+        }
+        if !confirmed && !autoApprove { try confirm(plan) }
+        let desired = try await session.engine.desiredState(catalog: session.engine.cloud.catalog())
+        let progress = ApplyProgress(total: plan.changes.filter { $0.action != .noOp || $0.stateOnly != nil }.count)
+        let interruption = Interruption()
+        InterruptHandling.install(interruption, progress: progress)
+        let result = try await session.engine.apply(plan, inputs: desired.inputs, parallelism: parallelism, interruption: interruption,
+                                                    events: { progress.handle($0) })
+        progress.finish()
+        print(ApplySummary(result: result, environment: plan.environment).text())
+        if !result.succeeded { throw QuietExit(code: 1) }
+    }
+
+    private func confirm(_ plan: Plan) throws {
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CommandFailure(message: "error: apply needs confirmation and there is no terminal to ask on\n  = fix: pass --auto-approve, or apply a reviewed plan with kryoform apply -e \(plan.environment) FILE")
+        }
+        print("\nDo you want to apply these changes to \(plan.environment)? Only 'yes' is accepted: ", terminator: "")
+        fflush(nil)
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+            throw CommandFailure(message: "Apply cancelled: nothing was changed.")
+        }
+    }
+}
+
+/// What an apply did, per address.
+struct ApplySummary {
+    var result: ApplyResult
+    var environment: String
+
+    func text() -> String {
+        var groups: [(String, [ApplyOutcome])] = []
+        let done = result.outcomes.filter { $0.status == .done }
+        for (title, action) in [("created", PlanChange.Action.create), ("updated", .update), ("replaced", .replace), ("deleted", .delete)] {
+            groups.append((title, done.filter { $0.action == action }))
+        }
+        groups.append(("recorded in the state", done.filter { $0.action == .noOp }))
+        var lines = [""]
+        for (title, outcomes) in groups where !outcomes.isEmpty {
+            lines.append("\(title.capitalizedFirst) (\(outcomes.count)): " + outcomes.map(\.address.rawValue).joined(separator: ", "))
+        }
+        for outcome in result.outcomes where outcome.status == .failed {
+            lines.append("✗ ".red + "\(outcome.address) (\(outcome.action.rawValue)) failed: \(outcome.message ?? "")")
+        }
+        for outcome in result.outcomes where outcome.status == .skipped {
+            lines.append("↷ ".yellow + "\(outcome.address) (\(outcome.action.rawValue)) skipped: \(outcome.message ?? "")")
+        }
+        let notStarted = result.outcomes.filter { $0.status == .notStarted }
+        if !notStarted.isEmpty {
+            lines.append("Not started (\(notStarted.count)): " + notStarted.map(\.address.rawValue).joined(separator: ", "))
+        }
+        let counts = "\(done.count) done, \(result.failed.count) failed, \(result.outcomes.filter { $0.status == .skipped }.count) skipped"
+        let elapsed = ApplyProgress.seconds(result.seconds)
+        if result.interrupted {
+            lines.append("Interrupted ".red + "after \(elapsed): \(counts), \(notStarted.count) not started. Everything finished is saved in the state.")
+            lines.append("Run kryoform plan -e \(environment) to see what is left; kryoform apply -e \(environment) finishes it.")
+        } else if result.succeeded {
+            lines.append("Apply complete ".green + "in \(elapsed): \(counts).")
+        } else {
+            lines.append("Apply incomplete ".red + "after \(elapsed): \(counts). Every success is saved in the state.")
+            lines.append("Run kryoform plan -e \(environment) to see what is left; kryoform apply -e \(environment) retries it.")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Planner
+import Spec
+
+/// `kryoform state`: read the recorded state, clear a stale lock.
+struct StateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Read an environment's state; clear a stale lock.",
+        subcommands: [List.self, Show.self, Unlock.self])
+
+    /// The state store of `-e ENV`, with no need for the specs to be valid.
+    static func store(_ global: GlobalOptions, _ environment: String) throws -> LocalStateStore {
+        LocalStateStore(projectRoot: try global.projectRoot(), environment: environment)
+    }
+
+    static func read(_ store: LocalStateStore) throws -> State {
+        do {
+            guard let state = try store.read() else {
+                throw CommandFailure(message: "error: environment \(store.environment) has no state yet (\(store.stateFile.path))\n  = fix: run kryoform apply -e \(store.environment)")
+            }
+            return state
+        } catch let error as StateLockError {
+            throw CommandFailure(message: error.message)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the resources the state records.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: EnvironmentOptions
+
+        func run() throws {
+            global.configureOutput()
+            let state = try StateCommand.read(StateCommand.store(global, target.environment))
+            for resource in state.resources {
+                let status = resource.status == .ready ? "" : "  (\(resource.status.rawValue))"
+                print("\(resource.address)  \(resource.providerID ?? "-")\(status)")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one resource of the state.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: EnvironmentOptions
+
+        @Argument(help: ArgumentHelp("The resource address, e.g. node.main.1.", valueName: "address"))
+        var address: String
+
+        @Flag(help: "Print it as JSON.")
+        var json = false
+
+        func run() throws {
+            global.configureOutput()
+            let state = try StateCommand.read(StateCommand.store(global, target.environment))
+            guard let resource = state.resource(ResourceAddress(address)) else {
+                var message = "error: the state of \(target.environment) has no resource \(address)"
+                if let suggestion = Suggestion.didYouMean(address, in: state.resources.map(\.address.rawValue)) { message += "\n  = fix: \(suggestion)" }
+                throw CommandFailure(message: message)
+            }
+            if json { return try printJSON(resource) }
+            print("\(resource.address)  (\(resource.kind.rawValue))")
+            print("  provider id: \(resource.providerID ?? "-")")
+            print("  status:      \(resource.status.rawValue)")
+            if !resource.dependsOn.isEmpty { print("  depends on:  \(resource.dependsOn.map(\.rawValue).joined(separator: ", "))") }
+            let fields = resource.attributes.merging(resource.details) { attribute, _ in attribute }
+            let width = fields.keys.map(\.count).max() ?? 0
+            for key in fields.keys.sorted() {
+                print("  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(fields[key] ?? "")")
+            }
+        }
+    }
+
+    struct Unlock: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the environment's lock (after making sure no kryoform runs for it).")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: EnvironmentOptions
+
+        func run() throws {
+            global.configureOutput()
+            let store = try StateCommand.store(global, target.environment)
+            do {
+                guard let holder = try store.forceUnlock() else {
+                    print("Environment \(target.environment) is not locked.")
+                    return
+                }
+                let stale = holder.isStale ? " (stale: that process is gone)" : ""
+                print("Removed the lock of environment \(target.environment), held by \(holder.describe())\(stale).")
+            } catch let error as StateLockError {
+                throw CommandFailure(message: error.message)
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+@testable import Planner
+import Testing
+
+/// A fake driver of the project's own, for what no real provider does on demand: fail a given
+/// address, throttle, and count how many calls run at once. Keeps its world in memory.
+actor FakeDriver: ResourceDriver {
+    var world: [String: ObservedResource] = [:]
+    var failing: Set<ResourceAddress>
+    var throttleFirst: Int
+    var running = 0
+    var mostAtOnce = 0
+    var calls: [String] = []
+    var nextID = 1
+    /// Checked at each create: the state must already record the intent.
+    let store: MemoryStateStore?
+
+    init(failing: Set<ResourceAddress> = [], throttleFirst: Int = 0, store: MemoryStateStore? = nil) {
+        self.failing = failing
+        self.throttleFirst = throttleFirst
+        self.store = store
+    }
+
+    nonisolated func batchLimit(_ kind: ResourceKind) -> Int { kind == .node ? 10 : 1 }
+
+    func observe(_ scope: ResourceScope) async throws -> [ObservedResource] { Array(world.values) }
+
+    private func enter(_ call: String) async {
+        calls.append(call)
+        running += 1
+        mostAtOnce = max(mostAtOnce, running)
+        await Task.yield()
+        try? await Task.sleep(nanoseconds: 2_000_000)
+    }
+
+    func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
+        await enter("create " + requests.map(\.address.rawValue).joined(separator: ","))
+        defer { running -= 1 }
+        if throttleFirst > 0 {
+            throttleFirst -= 1
+            return requests.map { _ in .failure(ProviderError(.throttled, "429", retryAfter: 0, nothingWasDone: true)) }
+        }
+        return requests.map { request in
+            if let state = try? store?.read(), state.resource(request.address)?.status != .creating, state.resource(request.address)?.providerID == nil {
+                return .failure(ProviderError(.failed, "no intent recorded for \(request.address) before its create"))
+            }
+            if failing.contains(request.address) { return .failure(ProviderError(.failed, "injected failure", nothingWasDone: true)) }
+            let resource = ObservedResource(address: request.address, kind: request.kind, providerID: "f-\(nextID)", attributes: request.attributes)
+            nextID += 1
+            world[resource.providerID] = resource
+            return .success(resource)
+        }
+    }
+
+    func update(_ request: ResourceRequest) async throws -> ObservedResource {
+        await enter("update \(request.address)")
+        defer { running -= 1 }
+        guard let id = request.current?.providerID, var resource = world[id] else { throw ProviderError(.notFound, "gone") }
+        resource.attributes = request.attributes
+        world[id] = resource
+        return resource
+    }
+
+    func delete(_ resource: ObservedResource) async throws {
+        await enter("delete \(resource.address)")
+        defer { running -= 1 }
+        if failing.contains(resource.address) { throw ProviderError(.failed, "injected failure") }
+        world[resource.providerID] = nil
+    }
+
+    func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] { resources }
+}
+
+/// A state store in memory (a fake), counting writes.
+final class MemoryStateStore: StateStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var state: State?
+    private var held: LockInfo?
+    private(set) var writes = 0
+
+    init(_ state: State? = nil) { self.state = state }
+
+    func read() throws -> State? { lock.withLock { state } }
+    func write(_ state: State) throws { lock.withLock { self.state = state; writes += 1 } }
+    func lock(_ info: LockInfo) throws {
+        try lock.withLock {
+            if let held { throw StateLockError.held(environment: "e", by: held) }
+            held = info
+        }
+    }
+    func unlock(id: String) throws { lock.withLock { if held?.id == id { held = nil } } }
+    func currentLock() throws -> LockInfo? { lock.withLock { held } }
+    func forceUnlock() throws -> LockInfo? { lock.withLock { defer { held = nil }; return held } }
+}
+
+@Suite("The apply walk")
+struct ApplyWalkTests {
+    let scope = ResourceScope(project: "p", environment: "e")
+
+    func walk(_ plan: Plan, driver: FakeDriver, store: MemoryStateStore, parallelism: Int = 10, interruption: Interruption = Interruption()) async -> ApplyResult {
+        let recorder = StateRecorder(store: store, state: State(project: "p", environment: "e"))
+        return await ApplyWalk(plan: plan, scope: scope, driver: { _ in driver }, recorder: recorder, parallelism: parallelism,
+                               interruption: interruption, sleep: { _ in }).run()
+    }
+
+    /// Network, key, `count` nodes each with a volume.
+    func fleet(_ count: Int) -> [DesiredResource] {
+        [World.network, World.key] + (1...count).flatMap { [World.node("app", $0), World.volume("app", $0, gib: 10)] }
+    }
+
+    @Test("creates run after what they depend on, nodes in batches, at most `parallelism` calls at once; state is written after each")
+    func testApply_ordersBatchesAndBounds() async throws {
+        let store = MemoryStateStore()
+        let driver = FakeDriver(store: store)
+        let plan = World.plan(fleet(25), observed: [], state: nil)
+        let result = await walk(plan, driver: driver, store: store, parallelism: 3)
+        #expect(result.succeeded)
+        #expect(result.outcomes.count == 52)
+        let calls = await driver.calls
+        let firstNode = calls.firstIndex { $0.hasPrefix("create node") } ?? -1
+        #expect(firstNode > calls.firstIndex(of: "create network") ?? 99)
+        #expect(firstNode > calls.firstIndex(of: "create ssh_key") ?? 99)
+        #expect(calls.filter { $0.hasPrefix("create node") }.count == 3)
+        #expect(await driver.mostAtOnce <= 3)
+        let state = try #require(try store.read())
+        #expect(state.resources.count == 52)
+        #expect(state.resources.allSatisfy { $0.status == .ready && $0.providerID != nil })
+        #expect(store.writes >= 27)
+        #expect(state.serial == store.writes)
+    }
+
+    @Test("a failed create skips only its dependents; independent branches go on")
+    func testApply_failureSkipsOnlyDependents() async throws {
+        let store = MemoryStateStore()
+        let driver = FakeDriver(failing: [.node(cluster: "app", index: 2)], store: store)
+        let result = await walk(World.plan(fleet(3), observed: [], state: nil), driver: driver, store: store)
+        #expect(!result.succeeded)
+        let byAddress = Dictionary(result.outcomes.map { ($0.address.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(byAddress["node.app.2"]?.status == .failed)
+        #expect(byAddress["volume.app.2.data"]?.status == .skipped)
+        #expect(byAddress["volume.app.2.data"]?.message == "node.app.2 failed")
+        #expect(byAddress["node.app.1"]?.status == .done)
+        #expect(byAddress["volume.app.3.data"]?.status == .done)
+        let state = try #require(try store.read())
+        #expect(state.resource(.node(cluster: "app", index: 2)) == nil, "a refused create leaves no intent behind")
+        #expect(state.resources.count == 6)
+    }
+
+    @Test("deletes go in reverse dependency order, a failed delete keeps what it depends on")
+    func testApply_deletesInReverseOrder() async throws {
+        let resources = fleet(2)
+        let observed = resources.map { World.observed($0) }
+        let state = World.state(observed, dependsOn: Dictionary(uniqueKeysWithValues: resources.map { ($0.address, $0.dependsOn) }))
+        let store = MemoryStateStore(state)
+        let driver = FakeDriver(failing: [.volume(cluster: "app", index: 1, name: "data")], store: store)
+        for resource in observed { await driver.seed(resource) }
+        let plan = World.plan(resources, observed: observed, state: state, mode: .destroy)
+        let recorder = StateRecorder(store: store, state: state)
+        let result = await ApplyWalk(plan: plan, scope: scope, driver: { _ in driver }, recorder: recorder, sleep: { _ in }).run()
+        let calls = await driver.calls
+        #expect(calls.firstIndex(of: "delete volume.app.2.data")! < calls.firstIndex(of: "delete node.app.2")!)
+        #expect(!calls.contains("delete node.app.1"))
+        #expect(!calls.contains("delete network"))
+        let statuses = Dictionary(result.outcomes.map { ($0.address.rawValue, $0.status) }, uniquingKeysWith: { first, _ in first })
+        #expect(statuses["node.app.1"] == .skipped)
+        #expect(statuses["node.app.2"] == .done)
+        #expect(try store.read()?.resources.map(\.address.rawValue).sorted() == ["network", "node.app.1", "ssh_key", "volume.app.1.data"])
+    }
+
+    @Test("replace: delete-then-create for a node, create-then-delete for a key")
+    func testApply_replaceStrategies() async throws {
+        let resources = [World.network, World.key, World.node("app", 1)]
+        let observed = resources.map { World.observed($0) }
+        let state = World.state(observed)
+        var key = World.key
+        key.attributes["public_key"] = "SHA256:new"
+        let plan = World.plan([World.network, key, World.node("app", 1, region: "ams3")], observed: observed, state: state)
+        let store = MemoryStateStore(state)
+        let driver = FakeDriver()
+        for resource in observed { await driver.seed(resource) }
+        let result = await ApplyWalk(plan: plan, scope: scope, driver: { _ in driver }, recorder: StateRecorder(store: store, state: state),
+                                     sleep: { _ in }).run()
+        #expect(result.succeeded)
+        let calls = await driver.calls
+        #expect(calls.firstIndex(of: "delete node.app.1")! < calls.firstIndex(of: "create node.app.1")!)
+        #expect(calls.firstIndex(of: "create ssh_key")! < calls.firstIndex(of: "delete ssh_key")!)
+        let recorded = try #require(try store.read())
+        #expect(recorded.resource(.sshKey)?.attributes["public_key"] == "SHA256:new")
+        #expect(recorded.resource(.node(cluster: "app", index: 1))?.attributes["region"] == "ams3")
+        #expect(await driver.world.count == 3)
+    }
+
+    @Test("a throttled create is sent again after the wait and succeeds")
+    func testApply_retriesThrottling() async throws {
+        let store = MemoryStateStore()
+        let driver = FakeDriver(throttleFirst: 2, store: store)
+        let result = await walk(World.plan([World.network], observed: [], state: nil), driver: driver, store: store)
+        #expect(result.succeeded)
+        #expect(await driver.calls == ["create network", "create network", "create network"])
+    }
+
+    @Test("an interruption before the start leaves every action not started and the state untouched")
+    func testApply_interruptionStartsNothing() async throws {
+        let store = MemoryStateStore()
+        let interruption = Interruption()
+        interruption.request()
+        let result = await walk(World.plan(fleet(2), observed: [], state: nil), driver: FakeDriver(), store: store, interruption: interruption)
+        #expect(result.interrupted)
+        #expect(result.outcomes.allSatisfy { $0.status == .notStarted })
+        #expect(store.writes == 0)
+    }
+}
+
+extension FakeDriver {
+    func seed(_ resource: ObservedResource) { world[resource.providerID] = resource }
+}

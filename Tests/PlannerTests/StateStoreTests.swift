@@ -1,0 +1,67 @@
+import Foundation
+@testable import Planner
+import Testing
+
+@Suite("The local state store and its lock")
+struct StateStoreTests {
+    func store() -> LocalStateStore {
+        LocalStateStore(projectRoot: FileManager.default.temporaryDirectory.appendingPathComponent("kf-state-\(UUID().uuidString)"), environment: "dev")
+    }
+
+    @Test("the state round-trips through .kryoform/state/<env>.json, leaving no temporary file")
+    func testState_roundTrip() throws {
+        let store = store()
+        #expect(try store.read() == nil)
+        var state = State(project: "p", environment: "dev")
+        state.record(StateResource(address: "network", kind: .network, providerID: "n-1", status: .ready, attributes: ["cidr": "10.0.0.0/16"],
+                                   dependsOn: [], updatedAt: Date(timeIntervalSince1970: 1_700_000_000)))
+        state.serial = 7
+        try store.write(state)
+        #expect(try store.read() == state)
+        #expect(store.stateFile.path.hasSuffix(".kryoform/state/dev.json"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+        let text = try String(contentsOf: store.stateFile, encoding: .utf8)
+        #expect(text.contains("\"lineage\""))
+        #expect(text.contains("\"provider_id\" : \"n-1\""))
+    }
+
+    @Test("a second lock is refused naming the holder; unlock by another id is refused; the holder unlocks")
+    func testLock_exclusive() throws {
+        let store = store()
+        let first = LockInfo(operation: "apply", owner: "alice")
+        try store.lock(first)
+        #expect(throws: StateLockError.self) { try store.lock(LockInfo(operation: "apply", owner: "bob")) }
+        do {
+            try store.lock(LockInfo(operation: "plan"))
+        } catch let error as StateLockError {
+            #expect(error.message.contains("locked by apply by alice on \(ProcessInfo.processInfo.hostName) (pid \(getpid()))"))
+            #expect(!error.message.contains("stale"))
+        }
+        #expect(throws: StateLockError.self) { try store.unlock(id: "someone-else") }
+        try store.unlock(id: first.id)
+        #expect(try store.currentLock() == nil)
+        try store.lock(LockInfo(operation: "apply"))
+    }
+
+    @Test("a lock whose process is gone is reported stale, and forceUnlock clears it")
+    func testLock_staleIsReported() throws {
+        let store = store()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        let gone = LockInfo(operation: "apply", owner: "ci", pid: process.processIdentifier)
+        try store.lock(gone)
+        #expect(gone.isStale)
+        do {
+            try store.lock(LockInfo(operation: "apply"))
+            Issue.record("a held lock was taken again")
+        } catch let error as StateLockError {
+            #expect(error.message.contains("that process is gone, so the lock is stale"))
+            #expect(error.message.contains("kryoform state unlock -e dev"))
+        }
+        #expect(try store.forceUnlock()?.id == gone.id)
+        #expect(try store.currentLock() == nil)
+    }
+}
