@@ -30,22 +30,21 @@ public struct LocalStateStore: StateStore {
         try AtomicFile.write(data, to: stateFile)
     }
 
+    /// Writes the lock to a temporary file, then links it into place: the link fails if a lock
+    /// exists, and a lock that exists always has its content (no empty-file window).
     public func lock(_ info: LockInfo) throws {
         try AtomicFile.ensureDirectory(directory)
-        let descriptor = open(lockFile.path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
-        if descriptor < 0 {
+        let temporary = directory.appendingPathComponent(".\(environment).lock.\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
+        do { try Self.encoder.encode(info).write(to: temporary) } catch {
+            throw StateLockError.io("cannot write the lock \(temporary.path): \(error.localizedDescription)")
+        }
+        defer { unlink(temporary.path) }
+        guard link(temporary.path, lockFile.path) == 0 else {
             if errno == EEXIST {
                 if let holder = try currentLock() { throw StateLockError.held(environment: environment, by: holder) }
                 return try lock(info) // released between the two calls
             }
             throw StateLockError.io("cannot create the lock \(lockFile.path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        let data = (try? Self.encoder.encode(info)) ?? Data()
-        let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == data.count, fsync(descriptor) == 0 else {
-            unlink(lockFile.path)
-            throw StateLockError.io("cannot write the lock \(lockFile.path): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -44,6 +44,7 @@ public struct LockInfo: Hashable, Sendable, Codable {
     /// True when the lock was taken on this host by a process that no longer runs.
     public var isStale: Bool {
         guard host == ProcessInfo.processInfo.hostName else { return false }
+        guard pid > 0 else { return true }
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
