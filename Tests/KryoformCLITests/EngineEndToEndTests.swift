@@ -175,6 +175,30 @@ struct EngineEndToEndTests {
         #expect(try project.sandboxObjects().count == 22)
     }
 
+    @Test("Ctrl-C starts no new action, lets those in flight finish and be saved, says so; the next apply converges")
+    func testApply_interruptSavesInFlight() throws {
+        let project = try SandboxProject()
+        defer { project.remove() }
+        let (process, output) = try project.start(["apply", "-e", "local", "--auto-approve"], faults: "provision=700ms,latency=30ms")
+        var log = ""
+        for _ in 0..<500 where !log.contains("node.main.1: waiting until ready") {
+            usleep(10_000)
+            log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        log = try String(contentsOf: output, encoding: .utf8)
+        #expect(process.terminationStatus == 1)
+        #expect(log.contains("Interrupt received: no new actions will start"))
+        #expect(log.contains("node.main.1: created in"), "the create in flight finished")
+        #expect(log.contains("not started. Everything finished is saved in the state."))
+        #expect(try project.state()?.resource("node.main.1")?.status == .ready)
+        #expect(try project.sandboxObjects()["swarm"] == nil, "nothing new started after the interrupt")
+        #expect(!FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".kryoform/state/local.lock").path))
+        #expect(try project.run(["apply", "-e", "local", "--auto-approve"]).status == 0)
+        try project.expectConverged()
+    }
+
     @Test("a second apply while one runs is refused, naming the lock's owner; a stale lock is reported and cleared")
     func testApply_concurrentRefused() throws {
         let project = try SandboxProject()

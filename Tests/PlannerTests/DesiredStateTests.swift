@@ -1,0 +1,51 @@
+import Foundation
+@testable import Planner
+import Spec
+import Testing
+
+@Suite("Desired state from the shipped environments")
+struct DesiredStateTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func desired(_ name: String) throws -> DesiredState {
+        let specs = SpecLoader(fileSystem: LocalFileSystem(root: Self.root)).load()
+        let environment = try #require(specs.environment(named: name))
+        return try DesiredStateBuilder(project: "kryonix", environment: environment, stacks: specs.stacks(in: environment),
+                                       catalog: testCatalogLarge, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd5 test").build().get()
+    }
+
+    @Test("local: stable addresses, the chosen size, volumes on their node, stacks after the swarm and their dependencies")
+    func testDesired_local() throws {
+        let desired = try desired("local")
+        let addresses = desired.resources.map(\.address.rawValue)
+        #expect(Array(addresses.prefix(6)) == ["network", "firewall", "ssh_key", "node.main.1", "volume.main.1.pgdata", "swarm"])
+        #expect(addresses.filter { $0.hasPrefix("stack.") }.count == 16)
+        #expect(desired.resource("node.main.1")?.attributes["size"] == "c-16")
+        #expect(desired.resource("volume.main.1.pgdata")?.dependsOn == ["node.main.1"])
+        #expect(desired.resource("stack.n8n")?.dependsOn.contains("stack.postgres") == true)
+        #expect(desired.resource("stack.postgres")?.dependsOn == ["swarm", "volume.main.1.pgdata"])
+        #expect(desired.resource("swarm")?.attributes == ["managers": "node.main.1"])
+        #expect(desired.resource("ssh_key")?.attributes["public_key"]?.hasPrefix("SHA256:") == true)
+        #expect(desired.resource("stack.pytorch") == nil, "a library deploys nothing")
+    }
+
+    @Test("prod: three nodes in a cluster get indexes 1 to 3; one manager unless three management nodes")
+    func testDesired_prodShape() throws {
+        let desired = try desired("prod")
+        let nodes = desired.resources.filter { $0.kind == .node }.map(\.address.rawValue)
+        #expect(nodes.contains("node.application.3"))
+        #expect(!nodes.contains("node.application.4"))
+        #expect(desired.resource("swarm")?.attributes["managers"]?.split(separator: ",").count == 1)
+    }
+}
+
+/// The sandbox's sizes, copied here so Planner tests need no provider: enough to resolve the shipped environments.
+let testCatalogLarge = Catalog(
+    provider: "test", regions: ["nyc3", "nyc2", "tor1"].map { CatalogRegion(slug: $0, name: $0) },
+    sizes: [
+        ("s-4vcpu-8gb", 4, 8, 160, 48.0), ("s-8vcpu-16gb", 8, 16, 320, 96), ("g-8vcpu-32gb", 8, 32, 100, 252),
+        ("c-8", 8, 16, 100, 168), ("c-16", 16, 32, 200, 336), ("c-32", 32, 64, 400, 672),
+        ("m-4vcpu-32gb", 4, 32, 100, 168), ("so-8vcpu-64gb", 8, 64, 1200, 524), ("so-16vcpu-128gb", 16, 128, 2400, 1048),
+    ].map { SizeOffering(slug: $0.0, cpu: $0.1, memory: .gibibytes(Int64($0.2)), disk: .gibibytes(Int64($0.3)), monthlyPrice: $0.4, regions: ["nyc3"]) }
+    + [SizeOffering(slug: "gpu-l40sx1-48gb", cpu: 8, memory: .gibibytes(64), disk: .gibibytes(500), gpu: 1, monthlyPrice: 1146.1, regions: ["nyc3"])],
+    defaultImage: "debian-12-x64", images: ["debian-12-x64"], volumePricePerGiB: 0.1, defaultRegion: "nyc3")
