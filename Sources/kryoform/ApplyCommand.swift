@@ -74,11 +74,13 @@ struct ExecutionOptions: ParsableArguments {
             return
         }
         if !confirmed && !autoApprove { try confirm(plan) }
-        let desired = try await session.engine.desiredState(catalog: session.engine.cloud.catalog())
+        // What creates need beyond the plan (the public key's text); a destroy creates nothing.
+        let creates = plan.changes.contains { $0.action == .create || $0.action == .replace }
+        let inputs = creates ? try await session.engine.desiredState(catalog: session.engine.cloud.catalog()).inputs : [:]
         let progress = ApplyProgress(total: plan.changes.filter { $0.action != .noOp || $0.stateOnly != nil }.count)
         let interruption = Interruption()
         InterruptHandling.install(interruption, progress: progress)
-        let result = try await session.engine.apply(plan, inputs: desired.inputs, parallelism: parallelism, interruption: interruption,
+        let result = try await session.engine.apply(plan, inputs: inputs, parallelism: parallelism, interruption: interruption,
                                                     events: { progress.handle($0) })
         progress.finish()
         print(ApplySummary(result: result, environment: plan.environment).text())

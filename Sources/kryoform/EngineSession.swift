@@ -35,6 +35,10 @@ struct EngineSession {
             let text = errors.map { renderer.render($0) }.joined(separator: "\n\n")
             throw CommandFailure(message: text + "\n\n" + "✗ ".red + "\(DiagnosticRenderer.count(errors)): fix the specs, then run again (kryoform validate -e \(name) lists them)")
         }
+        let drivers: (cloud: CloudProvider, configurator: ResourceDriver)
+        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root) } catch let error as ProviderError {
+            throw CommandFailure(message: EngineSession.describe(error))
+        }
         let publicKey = try ProjectKey.publicKey(project: project, root: root, renderer: renderer)
         let stacks = specs.stacks(in: environment)
         var files = [(path: SpecLoader.projectFile, text: specs.sources[SpecLoader.projectFile]?.text ?? "")]
@@ -42,10 +46,6 @@ struct EngineSession {
         for stack in stacks { files.append((stack.source.file, specs.sources[stack.source.file]?.text ?? "")) }
         let context = EnvironmentContext(project: project.name, environment: environment, stacks: stacks,
                                          publicKey: publicKey, specsDigest: Engine.specsDigest(files))
-        let drivers: (cloud: CloudProvider, configurator: ResourceDriver)
-        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root) } catch let error as ProviderError {
-            throw CommandFailure(message: EngineSession.describe(error))
-        }
         let engine = Engine(context: context, cloud: drivers.cloud, configurator: drivers.configurator,
                             store: LocalStateStore(projectRoot: root, environment: name))
         return EngineSession(specs: specs, root: root, engine: engine, renderer: renderer)

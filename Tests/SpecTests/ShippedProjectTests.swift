@@ -52,7 +52,9 @@ struct ShippedProjectTests {
         #expect(dev.clusters.count == 1)
         #expect(Set(dev.clusters[0].roles) == ["management", "application", "data", "ai"])
         #expect(dev.clusters[0].nodes == 1)
-        #expect(dev.clusters[0].size == .neutral(cpu: 16, memory: .gibibytes(32), disk: .gibibytes(500), gpu: 0))
+        #expect(dev.clusters[0].size == .neutral(cpu: 16, memory: .gibibytes(32), disk: .gibibytes(200), gpu: 0))
+        // The seed's 500 GB: 200 on the node, 300 in a volume for PostgreSQL.
+        #expect(dev.clusters[0].volumes == [ClusterVolume(name: "pgdata", size: .gibibytes(300))])
         #expect(local.provider.name == .sandbox)
         #expect(local.clusters == dev.clusters)
         #expect(specs.stacks(in: local).map(\.name) == specs.stacks(in: dev).map(\.name))
