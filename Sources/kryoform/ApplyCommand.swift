@@ -36,16 +36,17 @@ struct ApplyCommand: AsyncParsableCommand {
         try await session.explaining {
             try await session.engine.withLock("apply") {
                 let plan: Plan
+                var desired: DesiredState?
                 if let saved {
                     try session.engine.checkSaved(saved)
                     plan = saved
                     print("Applying the saved plan \(planFile ?? "") (made \(ISO8601DateFormatter().string(from: saved.createdAt))).")
                 } else {
-                    plan = try await session.engine.plan(mode: refreshOnly ? .refreshOnly : .normal, allowDestroy: execution.allowDestroy,
-                                                         targets: targets.map { ResourceAddress($0) }).plan
+                    (plan, desired) = try await session.engine.plan(mode: refreshOnly ? .refreshOnly : .normal, allowDestroy: execution.allowDestroy,
+                                                                    targets: targets.map { ResourceAddress($0) })
                     print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
                 }
-                try await execution.carryOut(plan, session: session, confirmed: saved != nil)
+                try await execution.carryOut(plan, desired: desired, session: session, confirmed: saved != nil)
             }
         }
     }
@@ -66,18 +67,21 @@ struct ExecutionOptions: ParsableArguments {
         if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
 
-    /// Confirms, applies, prints the summary; throws to exit 1 when anything failed.
-    func carryOut(_ plan: Plan, session: EngineSession, confirmed: Bool) async throws {
+    /// Confirms, applies, prints the summary; throws to exit 1 when anything failed. `desired` is
+    /// the state the plan was made from, when this run made it.
+    func carryOut(_ plan: Plan, desired: DesiredState?, session: EngineSession, confirmed: Bool) async throws {
         if !plan.errors.isEmpty { throw CommandFailure(message: plan.errors.map { "error: " + $0 }.joined(separator: "\n")) }
         guard plan.hasChanges else {
             if confirmed { print("No changes: nothing to apply.") }
             return
         }
         if !confirmed && !autoApprove { try confirm(plan) }
-        // What creates need beyond the plan (the public key's text); a destroy creates nothing.
+        // What creates need beyond the plan (the public key's text): from this run's plan, or derived
+        // again for a saved one; a plan that creates nothing needs none.
         let creates = plan.changes.contains { $0.action == .create || $0.action == .replace }
-        let inputs = creates ? try await session.engine.desiredState(catalog: session.engine.cloud.catalog()).inputs : [:]
-        let progress = ApplyProgress(total: plan.changes.filter { $0.action != .noOp || $0.stateOnly != nil }.count)
+        var inputs = desired?.inputs ?? [:]
+        if desired == nil && creates { inputs = try await session.engine.desiredState(catalog: session.engine.cloud.catalog()).inputs }
+        let progress = ApplyProgress(total: plan.changes.filter(\.doesSomething).count)
         let interruption = Interruption()
         InterruptHandling.install(interruption, progress: progress)
         let result = try await session.engine.apply(plan, inputs: inputs, parallelism: parallelism, interruption: interruption,

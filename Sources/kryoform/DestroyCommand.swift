@@ -22,7 +22,7 @@ struct DestroyCommand: AsyncParsableCommand {
             try await session.engine.withLock("destroy") {
                 let plan = try await session.engine.plan(mode: .destroy, allowDestroy: execution.allowDestroy).plan
                 print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
-                try await execution.carryOut(plan, session: session, confirmed: false)
+                try await execution.carryOut(plan, desired: nil, session: session, confirmed: false)
             }
         }
     }

@@ -22,15 +22,9 @@ struct EngineSession {
         let root = try global.projectRoot()
         let specs = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
         let renderer = DiagnosticRenderer(sources: specs.sources)
-        guard let environment = specs.environment(named: name) else {
-            let names = specs.environments.map(\.name)
-            var message = "error: no environment '\(name)'; this project has \(names.isEmpty ? "none" : names.joined(separator: ", "))"
-            if let suggestion = Suggestion.didYouMean(name, in: names) { message += "\n  = fix: \(suggestion)" }
-            throw CommandFailure(message: message)
-        }
+        let environment = try specs.requireEnvironment(name)
         // The environment's own problems, the project's and the inventory's stop the run; other environments' do not.
-        let otherFiles = Set(specs.environments.filter { $0.name != name }.map(\.source.file))
-        let errors = specs.diagnostics.filter { $0.severity == .error && !otherFiles.contains($0.location.file) }
+        let errors = specs.diagnostics(forEnvironment: name).filter { $0.severity == .error }
         guard errors.isEmpty, let project = specs.project else {
             let text = errors.map { renderer.render($0) }.joined(separator: "\n\n")
             throw CommandFailure(message: text + "\n\n" + "✗ ".red + "\(DiagnosticRenderer.count(errors)): fix the specs, then run again (kryoform validate -e \(name) lists them)")

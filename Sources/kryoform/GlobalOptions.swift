@@ -54,6 +54,17 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+extension Specs {
+    /// The environment `name`, or a failure listing the project's environments with a did-you-mean.
+    func requireEnvironment(_ name: String) throws -> Environment {
+        if let environment = environment(named: name) { return environment }
+        let names = environments.map(\.name)
+        var message = "error: no environment '\(name)'; this project has \(names.isEmpty ? "none" : names.joined(separator: ", "))"
+        if let suggestion = Suggestion.didYouMean(name, in: names) { message += "\n  = fix: \(suggestion)" }
+        throw CommandFailure(message: message)
+    }
+}
+
 /// Writes JSON with sorted keys to stdout.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()

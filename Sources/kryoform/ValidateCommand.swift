@@ -27,15 +27,8 @@ struct ValidateCommand: ParsableCommand {
         var diagnostics = specs.diagnostics
         var environments = specs.environments
         if let name = environment {
-            guard let chosen = specs.environment(named: name) else {
-                let names = specs.environments.map(\.name)
-                var message = "error: no environment '\(name)'; this project has \(names.isEmpty ? "none" : names.joined(separator: ", "))"
-                if let suggestion = Suggestion.didYouMean(name, in: names) { message += "\n  = fix: \(suggestion)" }
-                throw CommandFailure(message: message)
-            }
-            environments = [chosen]
-            let otherFiles = Set(specs.environments.filter { $0.name != name }.map(\.source.file))
-            diagnostics = diagnostics.filter { !otherFiles.contains($0.location.file) }
+            environments = [try specs.requireEnvironment(name)]
+            diagnostics = specs.diagnostics(forEnvironment: name)
         }
         let reports = environments.map { CapacityPlanner.report(environment: $0, stacks: specs.stacks(in: $0)) }
 

@@ -65,7 +65,7 @@ extension Plan {
 
     /// Address → action of every change that does something.
     var actions: [String: String] {
-        Dictionary(changes.filter { $0.action != .noOp || $0.stateOnly != nil }.map {
+        Dictionary(changes.filter(\.doesSomething).map {
             ($0.address.rawValue + ($0.action == .delete && $0.reasons.first?.hasPrefix("duplicate") == true ? "#\($0.providerID ?? "")" : ""),
              $0.action.rawValue + ($0.stateOnly.map { "+\($0.rawValue)" } ?? ""))
         }, uniquingKeysWith: { first, _ in first })

@@ -23,12 +23,10 @@ public actor StateRecorder {
 
     /// Records that creates are about to be sent.
     public func recordIntents(_ changes: [PlanChange]) throws {
-        for change in changes {
-            var record = StateResource(address: change.address, kind: change.kind, providerID: nil, status: .creating,
-                                       attributes: change.after ?? [:], dependsOn: change.dependsOn)
-            // A resource replaced create-then-delete keeps its old id on record until the new one exists.
-            if let existing = state.resource(change.address), existing.providerID != nil { record = existing }
-            state.record(record)
+        // A resource replaced create-then-delete keeps its old id on record until the new one exists.
+        for change in changes where state.resource(change.address)?.providerID == nil {
+            state.record(StateResource(address: change.address, kind: change.kind, providerID: nil, status: .creating,
+                                       attributes: change.after ?? [:], dependsOn: change.dependsOn))
         }
         try save()
     }

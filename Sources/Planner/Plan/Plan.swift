@@ -34,7 +34,7 @@ public struct Plan: Hashable, Sendable, Codable {
     }
 
     /// True when applying it would change anything, the state included.
-    public var hasChanges: Bool { changes.contains { $0.action != .noOp || $0.stateOnly != nil } }
+    public var hasChanges: Bool { changes.contains(where: \.doesSomething) }
 }
 
 /// What the plan does to one resource.
@@ -93,6 +93,9 @@ public struct PlanChange: Hashable, Sendable, Codable {
         self.monthlyBefore = monthlyBefore
         self.monthlyAfter = monthlyAfter
     }
+
+    /// True when applying it calls the provider or changes the state.
+    public var doesSomething: Bool { action != .noOp || stateOnly != nil }
 
     enum CodingKeys: String, CodingKey {
         case address, kind, action, reasons, before, after, changed, dependsOn = "depends_on", providerID = "provider_id"

@@ -27,7 +27,7 @@ public struct PlanRenderer {
 
     /// The changes that do something (to the resource or to the state alone).
     public var visibleChanges: [PlanChange] {
-        plan.changes.filter { $0.action != .noOp || $0.stateOnly != nil }
+        plan.changes.filter(\.doesSomething)
     }
 
     public func text() -> String {

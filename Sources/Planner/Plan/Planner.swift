@@ -209,7 +209,7 @@ public enum Planner {
             queue += desired.resource(address)?.dependsOn ?? []
         }
         return changes.map { change in
-            guard !keep.contains(change.address), change.action != .noOp || change.stateOnly != nil else { return change }
+            guard !keep.contains(change.address), change.doesSomething else { return change }
             return PlanChange(address: change.address, kind: change.kind, action: .noOp, reasons: ["not targeted (--target)"],
                               before: change.before, after: change.before, dependsOn: change.dependsOn, providerID: change.providerID,
                               monthlyBefore: change.monthlyBefore, monthlyAfter: change.monthlyBefore)

@@ -23,12 +23,11 @@ public struct SandboxConfigurator: ResourceDriver {
     }
 
     public func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
-        await pause()
+        await faults.delay()
         return requests.map { request in
             Result {
                 try store.transaction { cloud in
-                    cloud.createCount += 1
-                    if faults.failCreates.contains(cloud.createCount) || faults.failAddresses.contains(request.address.rawValue) {
+                    if faults.failsCreate(of: request.address, counting: &cloud) {
                         throw ProviderError(.failed, "sandbox: deploying \(request.address) failed (injected fault)", nothingWasDone: true)
                     }
                     try check(request, in: cloud)
@@ -43,7 +42,7 @@ public struct SandboxConfigurator: ResourceDriver {
     }
 
     public func update(_ request: ResourceRequest) async throws -> ObservedResource {
-        await pause()
+        await faults.delay()
         guard let id = request.current?.providerID else { throw ProviderError(.invalidRequest, "sandbox: update of \(request.address) names nothing") }
         return try store.transaction { cloud in
             guard let index = cloud.index(of: id) else { throw ProviderError(.notFound, "sandbox: \(request.address) is not deployed") }
@@ -56,7 +55,7 @@ public struct SandboxConfigurator: ResourceDriver {
     }
 
     public func delete(_ resource: ObservedResource) async throws {
-        await pause()
+        await faults.delay()
         try store.transaction { cloud in
             guard let index = cloud.index(of: resource.providerID) else { throw ProviderError(.notFound, "sandbox: \(resource.address) is not deployed") }
             cloud.objects.remove(at: index)
@@ -65,10 +64,6 @@ public struct SandboxConfigurator: ResourceDriver {
 
     public func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] {
         resources
-    }
-
-    private func pause() async {
-        if faults.latency > 0 { try? await Task.sleep(nanoseconds: UInt64(faults.latency * 1e9)) }
     }
 
     private func details(_ request: ResourceRequest) -> [String: String] {

@@ -1,4 +1,5 @@
 import Foundation
+import Planner
 
 /// Faults the sandbox injects for tests, from `KRYOFORM_SANDBOX_FAULTS` or the file
 /// `.kryoform/sandbox/faults`: comma- or line-separated `key=value` pairs.
@@ -18,6 +19,17 @@ public struct SandboxFaults: Hashable, Sendable {
     public init() {}
 
     public static let variable = "KRYOFORM_SANDBOX_FAULTS"
+
+    /// Counts a create in the sandbox's world and says whether it is one to fail.
+    func failsCreate(of address: ResourceAddress, counting cloud: inout SandboxCloud) -> Bool {
+        cloud.createCount += 1
+        return failCreates.contains(cloud.createCount) || failAddresses.contains(address.rawValue)
+    }
+
+    /// Waits the injected latency, if any.
+    func delay() async {
+        if latency > 0 { try? await Task.sleep(nanoseconds: UInt64(latency * 1e9)) }
+    }
 
     /// Reads the variable, then the file; a malformed entry is an error that names it.
     public static func load(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SandboxFaults {

@@ -39,8 +39,7 @@ public struct SandboxProvider: CloudProvider {
         do {
             return try store.transaction { cloud in
                 requests.map { request in
-                    cloud.createCount += 1
-                    if faults.failCreates.contains(cloud.createCount) || faults.failAddresses.contains(request.address.rawValue) {
+                    if faults.failsCreate(of: request.address, counting: &cloud) {
                         return .failure(ProviderError(.failed, "sandbox: create of \(request.address) failed (injected fault)", nothingWasDone: true))
                     }
                     return Result { try make(request, in: &cloud) }.mapError {
@@ -168,7 +167,7 @@ public struct SandboxProvider: CloudProvider {
 
     /// Latency and throttling, as every call meets them.
     private func call() async throws {
-        if faults.latency > 0 { try await Task.sleep(nanoseconds: UInt64(faults.latency * 1e9)) }
+        await faults.delay()
         guard faults.throttleEvery > 0 else { return }
         let count = try store.transaction { cloud in
             cloud.requestCount += 1

@@ -23,6 +23,13 @@ public struct Specs: Sendable {
         environments.first { $0.name == name }
     }
 
+    /// Every problem except those in other environments' files: what concerns `environment`
+    /// (its own file, the project's and the inventory's).
+    public func diagnostics(forEnvironment name: String) -> [Diagnostic] {
+        let otherFiles = Set(environments.filter { $0.name != name }.map(\.source.file))
+        return diagnostics.filter { !otherFiles.contains($0.location.file) }
+    }
+
     /// The stacks `environment` runs, with its pins and overrides applied, in inventory order.
     public func stacks(in environment: Environment) -> [Stack] {
         stacks.filter { environment.stacks.includes($0.name) }.map { environment.applying(to: $0) }
