@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/onevcat/Rainbow.git", from: "4.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     ],
     targets: [
         // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
@@ -20,7 +22,20 @@ let package = Package(
         // Resource graph, planner, state and the apply walk.
         .target(name: "Planner", dependencies: ["Spec", .product(name: "Crypto", package: "swift-crypto")]),
         // HTTP transport and the cloud adapters, sandbox and static providers.
-        .target(name: "Providers", dependencies: ["Spec", "Planner"]),
+        .target(name: "Providers", dependencies: [
+            "Spec", "Planner",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // Test support: fake provider APIs over real HTTP on loopback, and the contract check of
+        // every request and response against the providers' official API descriptions.
+        .target(name: "ProviderFakes", dependencies: [
+            "Spec", "Planner", "Providers",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // libssh2 from Debian's libssh2-1-dev.
         .systemLibrary(
             name: "CLibSSH2",
@@ -39,11 +54,11 @@ let package = Package(
             ]
         ),
         // Benchmarks whose results go to docs/benchmarks.md.
-        .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers"]),
+        .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
         .testTarget(name: "RemoteTests", dependencies: ["Remote"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "Spec"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "Planner", "Spec"]),
-        .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderFakes", "Planner", "Spec"]),
+        .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes"]),
     ]
 )

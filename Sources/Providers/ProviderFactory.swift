@@ -7,7 +7,10 @@ public enum ProviderFactory {
     /// The providers an environment may name, as the spec knows them.
     public static let names = Provider.Name.allCases.map(\.rawValue)
 
-    public static func drivers(for environment: Environment, projectRoot: URL) throws -> (cloud: CloudProvider, configurator: ResourceDriver) {
+    /// The drivers for `environment`. The configurator is nil where node configuration is not
+    /// built for that provider yet; plans then cover its cloud resources alone.
+    public static func drivers(for environment: Environment, projectRoot: URL,
+                               variables: [String: String] = ProcessInfo.processInfo.environment) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
         switch environment.provider.name {
         case .sandbox:
             let directory = projectRoot.appendingPathComponent(".kryoform/sandbox", isDirectory: true)
@@ -16,9 +19,52 @@ public enum ProviderFactory {
                 throw ProviderError(.invalidRequest, error.message)
             }
             return (SandboxProvider(directory: directory, faults: faults), SandboxConfigurator(directory: directory, faults: faults))
-        case .digitalocean, .vultr, .aws, .static:
+        case .digitalocean:
+            let token = try Credentials.resolve("token", of: environment, projectRoot: projectRoot, variables: variables,
+                                                what: "a DigitalOcean API token")
+            let endpoint = try endpointURL(environment) ?? DigitalOceanProvider.publicEndpoint
+            guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
+            return (DigitalOceanProvider.make(token: token, endpoint: endpoint), nil)
+        case .vultr, .aws, .static:
             throw ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
-                                fix: "plan and apply work on the embedded sandbox provider for now (see environments/local.yaml)")
+                                fix: "plan and apply work on the digitalocean and sandbox providers for now")
+        }
+    }
+
+    static func endpointURL(_ environment: Environment) throws -> URL? {
+        guard let text = environment.provider.endpoint else { return nil }
+        guard let url = URL(string: text) else {
+            throw ProviderError(.invalidRequest, "environment \(environment.name): provider.endpoint '\(text)' is not a URL")
+        }
+        return url
+    }
+}
+
+/// Reads the provider's credentials from where the spec's references point. Values never leave
+/// the adapters: not in messages, plans, state or logs.
+public enum Credentials {
+    public static func resolve(_ key: String, of environment: Environment, projectRoot: URL, variables: [String: String], what: String) throws -> String {
+        guard let reference = environment.provider.credentials[key] else {
+            throw ProviderError(.invalidRequest, "environment \(environment.name): provider.\(key) is not set; it names \(what)",
+                                fix: "add \(key): env:VARIABLE to the provider block")
+        }
+        switch reference {
+        case .environment(let name):
+            guard let value = variables[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                throw ProviderError(.unauthorized, "environment \(environment.name): set \(name) to \(what) (provider.\(key) is env:\(name), which is not set)")
+            }
+            return value
+        case .file(let path):
+            let expanded = NSString(string: path).expandingTildeInPath
+            let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : projectRoot.appendingPathComponent(expanded)
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw ProviderError(.unauthorized, "environment \(environment.name): provider.\(key) is file:\(path), which cannot be read; put \(what) in it")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else {
+                throw ProviderError(.unauthorized, "environment \(environment.name): provider.\(key) is file:\(path), which is empty; put \(what) in it")
+            }
+            return value
         }
     }
 }

@@ -29,7 +29,7 @@ struct EngineSession {
             let text = errors.map { renderer.render($0) }.joined(separator: "\n\n")
             throw CommandFailure(message: text + "\n\n" + "✗ ".red + "\(DiagnosticRenderer.count(errors)): fix the specs, then run again (kryoform validate -e \(name) lists them)")
         }
-        let drivers: (cloud: CloudProvider, configurator: ResourceDriver)
+        let drivers: (cloud: CloudProvider, configurator: ResourceDriver?)
         do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root) } catch let error as ProviderError {
             throw CommandFailure(message: EngineSession.describe(error))
         }

@@ -38,11 +38,12 @@ public struct StalePlanError: Error, Sendable {
 public struct Engine: Sendable {
     public var context: EnvironmentContext
     public var cloud: CloudProvider
-    /// The driver for `swarm` and `stack` resources.
-    public var configurator: ResourceDriver
+    /// The driver for `swarm` and `stack` resources; nil where node configuration is not
+    /// available yet, and plans then cover the cloud resources alone.
+    public var configurator: ResourceDriver?
     public var store: StateStore
 
-    public init(context: EnvironmentContext, cloud: CloudProvider, configurator: ResourceDriver, store: StateStore) {
+    public init(context: EnvironmentContext, cloud: CloudProvider, configurator: ResourceDriver?, store: StateStore) {
         self.context = context
         self.cloud = cloud
         self.configurator = configurator
@@ -53,13 +54,16 @@ public struct Engine: Sendable {
         let builder = DesiredStateBuilder(project: context.project, environment: context.environment, stacks: context.stacks,
                                           catalog: catalog, publicKey: context.publicKey)
         switch builder.build() {
-        case .success(let desired): return desired
+        case .success(var desired):
+            if configurator == nil { desired.resources.removeAll { !$0.kind.isCloud } }
+            return desired
         case .failure(let error): throw error
         }
     }
 
     /// Everything the provider and the nodes report for this environment.
     public func observe() async throws -> [ObservedResource] {
+        guard let configurator else { return try await cloud.observe(context.scope) }
         async let cloudResources = cloud.observe(context.scope)
         async let configured = configurator.observe(context.scope)
         return try await cloudResources + configured
@@ -71,10 +75,15 @@ public struct Engine: Sendable {
         let catalog = try await cloud.catalog()
         let desired = try desiredState(catalog: catalog)
         let observed = try await observe()
-        let plan = Planner.plan(Planner.Input(
+        var plan = Planner.plan(Planner.Input(
             desired: desired, observed: observed, state: try store.read(), catalog: catalog, mode: mode,
             protect: context.environment.protect, allowDestroy: allowDestroy, targets: targets,
             specsDigest: context.specsDigest, now: now))
+        if configurator == nil {
+            let stacks = context.stacks.filter(\.deploysSomething).count
+            plan.notes = ["node configuration (the swarm and \(stacks) stack\(stacks == 1 ? "" : "s")) is not part of this plan: "
+                          + "the \(context.environment.provider.name.rawValue) provider configures nodes over SSH, which this version of kryoform does not do yet"]
+        }
         return (plan, desired)
     }
 
@@ -105,7 +114,7 @@ public struct Engine: Sendable {
         let recorder = StateRecorder(store: store, state: state)
         let cloud = self.cloud
         let configurator = self.configurator
-        let walk = ApplyWalk(plan: plan, scope: context.scope, driver: { $0.isCloud ? cloud : configurator }, recorder: recorder,
+        let walk = ApplyWalk(plan: plan, scope: context.scope, driver: { $0.isCloud ? cloud : configurator ?? cloud }, recorder: recorder,
                              inputs: inputs, parallelism: parallelism, interruption: interruption, events: events)
         return await walk.run()
     }

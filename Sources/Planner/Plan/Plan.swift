@@ -27,10 +27,12 @@ public struct Plan: Hashable, Sendable, Codable {
     public var basis: PlanBasis
     /// Reasons the plan may not be applied (a protected environment it would destroy).
     public var errors: [String]
+    /// What the plan leaves out, and why (node configuration a provider cannot do yet).
+    public var notes: [String]?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", project, environment, provider, region, mode, createdAt = "created_at"
-        case changes, summary, cost, basis, errors
+        case changes, summary, cost, basis, errors, notes
     }
 
     /// True when applying it would change anything, the state included.

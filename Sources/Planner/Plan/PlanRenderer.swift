@@ -33,11 +33,12 @@ public struct PlanRenderer {
     public func text() -> String {
         let shown = visibleChanges
         let header = "environment \(plan.environment) (\(plan.provider), \(plan.region))"
+        let notes = (plan.notes ?? []).map { "\n" + paint("note:", "36") + " " + $0 }.joined()
         guard !shown.isEmpty else {
             if plan.mode == .refreshOnly {
-                return paint("No drift.", "1") + " Everything the state of the \(header) records exists as recorded (\(plan.changes.count) resources).\n" + costLine()
+                return paint("No drift.", "1") + " Everything the state of the \(header) records exists as recorded (\(plan.changes.count) resources).\n" + costLine() + notes
             }
-            return paint("No changes.", "1") + " The \(header) matches the specs (\(plan.changes.count) resources).\n" + costLine()
+            return paint("No changes.", "1") + " The \(header) matches the specs (\(plan.changes.count) resources).\n" + costLine() + notes
         }
         var lines = [intro() + " " + header + ":", ""]
         for change in shown {
@@ -50,7 +51,7 @@ public struct PlanRenderer {
             lines.append("")
         }
         lines.append(summaryLine())
-        lines.append(costLine())
+        lines.append(costLine() + notes)
         return lines.joined(separator: "\n")
     }
 
@@ -121,6 +122,9 @@ public struct PlanRenderer {
                 let why = change.reasons.isEmpty ? (change.action == .create ? "new" : "") : change.reasons.joined(separator: "; ")
                 lines.append("| `\(plain)` | `\(change.address)` | \(change.stateOnly.map { "\(change.action.rawValue) (\($0.rawValue))" } ?? change.action.rawValue) | \(why.replacingOccurrences(of: "|", with: "\\|")) |")
             }
+        }
+        for note in plan.notes ?? [] {
+            lines += ["", "> [!NOTE]", "> " + note]
         }
         if !plan.errors.isEmpty {
             lines += ["", "> [!CAUTION]"] + plan.errors.map { "> " + $0.replacingOccurrences(of: "\n", with: "\n> ") }

@@ -66,7 +66,7 @@ public enum Planner {
             changes: changes, summary: PlanSummary(changes: changes),
             cost: PlanCost(monthlyBefore: before, monthlyAfter: after, currency: input.catalog.currency),
             basis: PlanBasis(stateLineage: input.state?.lineage, stateSerial: input.state?.serial ?? 0, specsDigest: input.specsDigest),
-            errors: errors)
+            errors: errors, notes: nil)
     }
 
     /// One observed resource per address (the one the state records, else the oldest id), and

@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Speaks HTTP/1.1 through async-http-client to `baseURL` (the provider's public API or the
+/// environment's `endpoint:`).
+public struct AsyncHTTPTransport: HTTPTransport {
+    public let baseURL: URL
+    public let timeout: Double
+    public let userAgent: String
+    /// The largest answer read, to bound memory on a misbehaving peer.
+    public let maxBodyBytes: Int
+
+    public init(baseURL: URL, timeout: Double = 60, userAgent: String = "kryoform", maxBodyBytes: Int = 64 << 20) {
+        self.baseURL = baseURL
+        self.timeout = timeout
+        self.userAgent = userAgent
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var outgoing = HTTPClientRequest(url: url(for: request))
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        outgoing.headers.add(name: "User-Agent", value: userAgent)
+        outgoing.headers.add(name: "Accept", value: "application/json")
+        for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
+        if let body = request.body {
+            outgoing.headers.add(name: "Content-Type", value: "application/json")
+            outgoing.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await HTTPClient.shared.execute(outgoing, timeout: .milliseconds(Int64(timeout * 1000)))
+            let body = try await response.body.collect(upTo: maxBodyBytes)
+            return HTTPResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                                body: Data(body.readableBytesView))
+        } catch let error as HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: throw TransportError.timeout
+            default: throw TransportError.connection(String(describing: error))
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            // NIO's connection errors (refused, reset, closed mid-answer).
+            throw TransportError.connection(String(describing: error))
+        }
+    }
+
+    func url(for request: HTTPRequest) -> String {
+        var base = baseURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        var text = base + request.path
+        if !request.query.isEmpty {
+            text += "?" + request.query.map { "\(Self.encode($0.name))=\(Self.encode($0.value))" }.joined(separator: "&")
+        }
+        return text
+    }
+
+    static let queryAllowed: CharacterSet = {
+        var set = CharacterSet.alphanumerics
+        set.insert(charactersIn: "-._~")
+        return set
+    }()
+
+    static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: queryAllowed) ?? text
+    }
+}
