@@ -318,6 +318,9 @@ public actor FakeDigitalOcean {
             return page(request, key: "volumes", items: volumes.values.sorted { $0.createdAt < $1.createdAt }.map(json))
         case ("POST", "volumes"):
             return createVolume(request, body, now: now)
+        case ("GET", "volumes/{id}"):
+            guard let volume = volumes[id] else { return notFound(request) }
+            return answer(request, 200, ["volume": json(volume)])
         case ("DELETE", "volumes/{id}"):
             guard let volume = volumes[id] else { return notFound(request) }
             if volume.droplet != nil {

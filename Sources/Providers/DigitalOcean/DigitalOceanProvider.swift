@@ -399,9 +399,16 @@ public struct DigitalOceanProvider: CloudProvider {
             case .node:
                 try await deleteIgnoringAbsence("/v2/droplets/\(id)")
             case .volume:
-                if let attached = resource.details["droplet_id"].flatMap({ Int($0) }) {
+                // DigitalOcean deletes only a detached volume: detach it from whatever it is attached to now.
+                let volume: DO.Volume
+                do {
+                    volume = try await api.get(DO.VolumeAnswer.self, "/v2/volumes/\(id)").volume
+                } catch let failure as HTTPFailure where failure.status == 404 {
+                    return
+                }
+                for droplet in volume.droplet_ids ?? [] {
                     do {
-                        try await volumeAction(id, DO.VolumeAction(type: "detach", droplet_id: attached, region: resource.attributes["region"] ?? ""))
+                        try await volumeAction(id, DO.VolumeAction(type: "detach", droplet_id: droplet, region: volume.region?.slug ?? resource.attributes["region"] ?? ""))
                     } catch let failure as HTTPFailure where failure.status == 404 || failure.status == 422 {
                         // Already detached, or its droplet is gone.
                     }
