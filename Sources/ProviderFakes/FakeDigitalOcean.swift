@@ -298,7 +298,7 @@ public actor FakeDigitalOcean {
         case ("GET", "droplets"):
             let tag = request.query.first { $0.name == "tag_name" }?.value
             let listed = droplets.values.filter { (tag == nil || $0.tags.contains(tag ?? "")) && now.timeIntervalSince($0.createdAt) >= faults.listingLag }
-            return page(request, key: "droplets", items: listed.sorted { $0.id < $1.id }.map { json($0, now: now) })
+            return page(request, key: "droplets", objects: listed.sorted { $0.id < $1.id }) { json($0, now: now) }
         case ("POST", "droplets"):
             return createDroplets(request, body, now: now)
         case ("GET", "droplets/{id}"):
@@ -315,7 +315,7 @@ public actor FakeDigitalOcean {
             guard let action = Int(id).flatMap({ actions[$0] }) else { return notFound(request) }
             return answer(request, 200, ["action": json(action, now: now)])
         case ("GET", "volumes"):
-            return page(request, key: "volumes", items: volumes.values.sorted { $0.createdAt < $1.createdAt }.map(json))
+            return page(request, key: "volumes", objects: volumes.values.sorted { $0.createdAt < $1.createdAt }) { json($0) }
         case ("POST", "volumes"):
             return createVolume(request, body, now: now)
         case ("GET", "volumes/{id}"):
@@ -524,8 +524,8 @@ public actor FakeDigitalOcean {
     // MARK: JSON
 
     private func json(_ droplet: Droplet, now: Date) -> [String: Any] {
-        let size = Self.sizes.first { $0["slug"] as? String == droplet.size } ?? [:]
-        let region = Self.regions.first { $0["slug"] as? String == droplet.region } ?? [:]
+        let size = Self.sizeBySlug[droplet.size] ?? [:]
+        let region = Self.regionBySlug[droplet.region] ?? [:]
         return [
             "id": droplet.id, "name": droplet.name, "memory": size["memory"] ?? 0, "vcpus": size["vcpus"] ?? 0, "disk": size["disk"] ?? 0,
             "locked": false, "status": status(of: droplet, at: now), "created_at": Self.timestamp(droplet.createdAt), "features": ["private_networking"],
@@ -593,10 +593,16 @@ public actor FakeDigitalOcean {
     // MARK: Answers
 
     private func page(_ request: ReceivedRequest, key: String, items: [[String: Any]]) -> FakeAnswer {
+        page(request, key: key, objects: items) { $0 }
+    }
+
+    /// One page of `objects`, only that page's objects turned into JSON.
+    private func page<Object>(_ request: ReceivedRequest, key: String, objects: [Object], json: (Object) -> [String: Any]) -> FakeAnswer {
         let perPage = min(200, max(1, request.query.first { $0.name == "per_page" }.flatMap { Int($0.value) } ?? 20))
         let pageNumber = max(1, request.query.first { $0.name == "page" }.flatMap { Int($0.value) } ?? 1)
-        let start = min(items.count, (pageNumber - 1) * perPage)
-        let slice = Array(items[start..<min(items.count, start + perPage)])
+        let start = min(objects.count, (pageNumber - 1) * perPage)
+        let slice = objects[start..<min(objects.count, start + perPage)].map(json)
+        let items = objects
         var pages: [String: Any] = [:]
         let others = request.query.filter { $0.name != "page" && $0.name != "per_page" }.map { "&\($0.name)=\($0.value)" }.joined()
         let link = { (number: Int) in "https://api.digitalocean.com\(request.path)?page=\(number)&per_page=\(perPage)\(others)" }
@@ -624,7 +630,7 @@ public actor FakeDigitalOcean {
         var body = Data()
         if var object {
             if status >= 400 { object["request_id"] = uuid() }
-            body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            body = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
         }
         if let contract {
             let problems = contract.checkResponse(method: request.method, path: request.path, status: status, body: body.isEmpty ? nil : body)
@@ -648,9 +654,10 @@ public actor FakeDigitalOcean {
         return "\(octets[0]).\(octets[1]).\(id / 250 % 250).\(id % 250 + 2)"
     }
 
+    nonisolated(unsafe) static let formatter = ISO8601DateFormatter()
+
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: date)
+        formatter.string(from: date)
     }
 
     // MARK: Catalog (the sandbox's DigitalOcean-modelled line-up, as DigitalOcean serves it)
@@ -671,6 +678,9 @@ public actor FakeDigitalOcean {
         }
         return object
     }
+
+    nonisolated(unsafe) static let sizeBySlug: [String: [String: Any]] = Dictionary(sizes.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+    nonisolated(unsafe) static let regionBySlug: [String: [String: Any]] = Dictionary(regions.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
 
     nonisolated(unsafe) static let regions: [[String: Any]] = catalog.regions.map { region in
         ["name": region.name, "slug": region.slug, "features": ["backups", "ipv6", "metadata", "install_agent", "storage"], "available": true,

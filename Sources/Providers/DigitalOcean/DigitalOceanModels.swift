@@ -98,6 +98,8 @@ enum DO {
         var available: Bool
     }
 
+    struct Meta: Decodable, Sendable { var total: Int? }
+
     struct Links: Decodable, Sendable {
         struct Pages: Decodable, Sendable { var next: String? }
         var pages: Pages?
@@ -179,6 +181,7 @@ protocol DOListPage: Decodable, Sendable {
     associatedtype Item: Sendable
     var items: [Item] { get }
     var links: DO.Links? { get }
+    var meta: DO.Meta? { get }
 }
 
 extension DOListPage {
@@ -189,11 +192,11 @@ extension DOListPage {
 }
 
 extension DO {
-    struct DropletPage: DOListPage { var droplets: [Droplet]; var links: Links?; var items: [Droplet] { droplets } }
-    struct VolumePage: DOListPage { var volumes: [Volume]; var links: Links?; var items: [Volume] { volumes } }
-    struct VPCPage: DOListPage { var vpcs: [VPC]; var links: Links?; var items: [VPC] { vpcs } }
-    struct FirewallPage: DOListPage { var firewalls: [Firewall]; var links: Links?; var items: [Firewall] { firewalls } }
-    struct SSHKeyPage: DOListPage { var ssh_keys: [SSHKey]; var links: Links?; var items: [SSHKey] { ssh_keys } }
-    struct SizePage: DOListPage { var sizes: [Size]; var links: Links?; var items: [Size] { sizes } }
-    struct RegionPage: DOListPage { var regions: [Region]; var links: Links?; var items: [Region] { regions } }
+    struct DropletPage: DOListPage { var meta: Meta?; var droplets: [Droplet]; var links: Links?; var items: [Droplet] { droplets } }
+    struct VolumePage: DOListPage { var meta: Meta?; var volumes: [Volume]; var links: Links?; var items: [Volume] { volumes } }
+    struct VPCPage: DOListPage { var meta: Meta?; var vpcs: [VPC]; var links: Links?; var items: [VPC] { vpcs } }
+    struct FirewallPage: DOListPage { var meta: Meta?; var firewalls: [Firewall]; var links: Links?; var items: [Firewall] { firewalls } }
+    struct SSHKeyPage: DOListPage { var meta: Meta?; var ssh_keys: [SSHKey]; var links: Links?; var items: [SSHKey] { ssh_keys } }
+    struct SizePage: DOListPage { var meta: Meta?; var sizes: [Size]; var links: Links?; var items: [Size] { sizes } }
+    struct RegionPage: DOListPage { var meta: Meta?; var regions: [Region]; var links: Links?; var items: [Region] { regions } }
 }
