@@ -370,6 +370,9 @@ public actor FakeDigitalOcean {
             let key = Key(id: newID(), name: body["name"] as? String ?? "", publicKey: publicKey)
             keys[key.id] = key
             return answer(request, 201, ["ssh_key": json(key)])
+        case ("GET", "account/keys/{id}"):
+            guard let key = Int(id).flatMap({ keys[$0] }) else { return notFound(request) }
+            return answer(request, 200, ["ssh_key": json(key)])
         case ("PUT", "account/keys/{id}"):
             guard let id = Int(id), keys[id] != nil else { return notFound(request) }
             if let name = body["name"] as? String { keys[id]?.name = name }

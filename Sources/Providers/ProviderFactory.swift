@@ -9,8 +9,16 @@ public enum ProviderFactory {
 
     /// The drivers for `environment`. The configurator is nil where node configuration is not
     /// built for that provider yet; plans then cover its cloud resources alone.
+    /// Checks what the drivers need from outside the specs (credentials) without making them.
+    public static func preflight(_ environment: Environment, projectRoot: URL,
+                                 variables: [String: String] = ProcessInfo.processInfo.environment) throws {
+        _ = try drivers(for: environment, projectRoot: projectRoot, variables: variables, publicKey: nil)
+    }
+
+    /// `publicKey` is the project's key line: a provider account may already hold it.
     public static func drivers(for environment: Environment, projectRoot: URL,
-                               variables: [String: String] = ProcessInfo.processInfo.environment) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
+                               variables: [String: String] = ProcessInfo.processInfo.environment,
+                               publicKey: String?) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
         switch environment.provider.name {
         case .sandbox:
             let directory = projectRoot.appendingPathComponent(".kryoform/sandbox", isDirectory: true)
@@ -24,7 +32,7 @@ public enum ProviderFactory {
                                                 what: "a DigitalOcean API token")
             let endpoint = try endpointURL(environment) ?? DigitalOceanProvider.publicEndpoint
             guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
-            return (DigitalOceanProvider.make(token: token, endpoint: endpoint), nil)
+            return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
         case .vultr, .aws, .static:
             throw ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
                                 fix: "plan and apply work on the digitalocean and sandbox providers for now")
@@ -53,7 +61,7 @@ public enum Credentials {
             guard let value = variables[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
                 throw ProviderError(.unauthorized, "environment \(environment.name): set \(name) to \(what) (provider.\(key) is env:\(name), which is not set)")
             }
-            return value
+            return try checked(value, from: "env:\(name)", environment: environment)
         case .file(let path):
             let expanded = NSString(string: path).expandingTildeInPath
             let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : projectRoot.appendingPathComponent(expanded)
@@ -64,7 +72,16 @@ public enum Credentials {
             guard !value.isEmpty else {
                 throw ProviderError(.unauthorized, "environment \(environment.name): provider.\(key) is file:\(path), which is empty; put \(what) in it")
             }
-            return value
+            return try checked(value, from: "file:\(path)", environment: environment)
         }
+    }
+
+    /// A credential is one word of printable characters; the message never repeats it.
+    static func checked(_ value: String, from source: String, environment: Environment) throws -> String {
+        guard value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw ProviderError(.unauthorized, "environment \(environment.name): the credential in \(source) holds spaces, line breaks or other characters no token has",
+                                fix: "put exactly the token there, on one line")
+        }
+        return value
     }
 }

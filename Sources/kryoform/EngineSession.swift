@@ -29,11 +29,15 @@ struct EngineSession {
             let text = errors.map { renderer.render($0) }.joined(separator: "\n\n")
             throw CommandFailure(message: text + "\n\n" + "✗ ".red + "\(DiagnosticRenderer.count(errors)): fix the specs, then run again (kryoform validate -e \(name) lists them)")
         }
-        let drivers: (cloud: CloudProvider, configurator: ResourceDriver?)
-        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root) } catch let error as ProviderError {
+        // The provider's own needs (credentials) are checked before a key is made.
+        do { try ProviderFactory.preflight(environment, projectRoot: root) } catch let error as ProviderError {
             throw CommandFailure(message: EngineSession.describe(error))
         }
         let publicKey = try ProjectKey.publicKey(project: project, root: root, renderer: renderer)
+        let drivers: (cloud: CloudProvider, configurator: ResourceDriver?)
+        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root, publicKey: publicKey) } catch let error as ProviderError {
+            throw CommandFailure(message: EngineSession.describe(error))
+        }
         let stacks = specs.stacks(in: environment)
         var files = [(path: SpecLoader.projectFile, text: specs.sources[SpecLoader.projectFile]?.text ?? "")]
         files.append((environment.source.file, specs.sources[environment.source.file]?.text ?? ""))

@@ -30,6 +30,17 @@ struct PlannerTests {
         #expect(plan.basis == PlanBasis(stateLineage: "lineage-1", stateSerial: 3, specsDigest: "digest"))
     }
 
+    @Test("a node recorded while booting and ready now is recorded ready, with nothing else to do")
+    func testPlan_bootingRecordBecomesReady() throws {
+        let observed = base.map { World.observed($0) }
+        var state = World.state(observed)
+        let node = try #require(observed.first { $0.kind == .node })
+        state.record(StateResource(address: node.address, kind: .node, providerID: node.providerID, status: .pending, attributes: node.attributes, dependsOn: state.resource(node.address)?.dependsOn ?? []))
+        let plan = World.plan(base, observed: observed, state: state)
+        #expect(plan.actions == [node.address.rawValue: "no-op+refresh"])
+        #expect(plan.change(node.address)?.reasons == ["ready now"])
+    }
+
     @Test("a new size resizes the node in place")
     func testPlan_sizeChangeUpdatesInPlace() {
         let observed = base.map { World.observed($0) }

@@ -109,13 +109,26 @@ final class DigitalOceanProviderTests: XCTestCase {
         XCTAssertEqual(creates, 1)
     }
 
-    func testACreateDroppedBeforeTakingEffectIsSentAgainForTheMissingOnly() async throws {
+    func testACreateDroppedBeforeTakingEffectIsNotSentAgainOnAGuess() async throws {
         let ids = try await foundation()
         await fake.failNext("POST /v2/droplets", .drop(afterEffect: false))
         let results = await provider.create(nodes(2, dependencies: ids))
-        XCTAssertEqual(results.filter { (try? $0.get()) != nil }.count, 2)
-        let names = await fake.dropletSummaries().map(\.name).sorted()
-        XCTAssertEqual(names, ["acme-dev-app-1", "acme-dev-app-2"])
+        for result in results {
+            guard case .failure(let error) = result else { return XCTFail("nothing was made, so nothing can be reported made") }
+            XCTAssertFalse(error.nothingWasDone, "the walk must not send it again blindly")
+            XCTAssertTrue(error.message.contains("the next run adopts"))
+        }
+        let creates = await fake.count("POST /v2/droplets")
+        XCTAssertEqual(creates, 1)
+        let droplets = await fake.dropletSummaries()
+        XCTAssertEqual(droplets.count, 0)
+    }
+
+    func testFirewallRulesReadBackAsPlanned() {
+        let text = "tcp 22,80 from 203.0.113.0/24; udp 53 from 10.0.0.0/8; icmp  from 0.0.0.0/0; tcp 8000-9000 from 0.0.0.0/0,::/0"
+        let rules = FirewallRules.inbound(text, internalRange: "10.30.0.0/16")
+        XCTAssertEqual(rules.count, 8)
+        XCTAssertEqual(FirewallRules.attributes(rules) { "all from " + $0 }, ["inbound": text, "internal": "all from 10.30.0.0/16"])
     }
 
     func testResizePowersOffResizesAndPowersOn() async throws {

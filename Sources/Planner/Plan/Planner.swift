@@ -141,6 +141,10 @@ public enum Planner {
             if record == nil || record?.providerID != found.providerID || record?.status == .creating {
                 stateOnly = .adopt
                 reasons.append("created outside state, adopted")
+            } else if record?.status == .pending, found.status == .ready, action == .noOp {
+                // An apply stopped while this was booting: it is ready now, and the state says so.
+                stateOnly = .refresh
+                reasons.append("ready now")
             }
             actions[resource.address] = action
             changes.append(PlanChange(

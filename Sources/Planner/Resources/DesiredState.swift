@@ -117,11 +117,19 @@ public struct DesiredStateBuilder {
 
     private func firewallAttributes(cidr: String) -> Attributes {
         var attributes: Attributes = [:]
-        let rules = environment.network.firewall.map { rule in
-            let ports = rule.ports.map(\.description).joined(separator: ",")
-            return "\(rule.protocol.rawValue) \(ports) from \(rule.from.map(\.description).joined(separator: ","))"
+        // Neighbouring rules with one protocol and the same sources are one clause: a provider
+        // keeps one rule per port, and reads them back that way.
+        var clauses: [(proto: String, ports: [String], sources: String)] = []
+        for rule in environment.network.firewall {
+            let sources = rule.from.map(\.description).joined(separator: ",")
+            let ports = rule.ports.map(\.description)
+            if let last = clauses.last, last.proto == rule.protocol.rawValue, last.sources == sources, rule.protocol != .icmp {
+                clauses[clauses.count - 1].ports += ports
+            } else {
+                clauses.append((rule.protocol.rawValue, ports, sources))
+            }
         }
-        attributes["inbound"] = rules.joined(separator: "; ")
+        attributes["inbound"] = clauses.map { "\($0.proto) \($0.ports.joined(separator: ",")) from \($0.sources)" }.joined(separator: "; ")
         attributes["internal"] = "all from \(cidr)"
         return attributes
     }

@@ -146,6 +146,7 @@ struct Observation {
     var vpcs: [DO.VPC]
     var firewalls: [DO.Firewall]
     var keys: [DO.SSHKey]
+    var publicKey: String?
 
     var resources: [ObservedResource] {
         var resources: [ObservedResource] = []
@@ -167,12 +168,19 @@ struct Observation {
         if let key = keys.first(where: { $0.name == keyName }) {
             resources.append(ObservedResource(address: .sshKey, kind: .sshKey, providerID: String(key.id),
                                               attributes: ["name": key.name, "public_key": DesiredStateBuilder.fingerprint(ofPublicKey: key.public_key)]))
+        } else if let publicKey, let key = keys.first(where: { Naming.sameKey($0.public_key, publicKey) }) {
+            // The project's key, registered by hand under another name: used as it is, never renamed or deleted.
+            resources.append(ObservedResource(address: .sshKey, kind: .sshKey, providerID: String(key.id),
+                                              attributes: ["name": keyName, "public_key": DesiredStateBuilder.fingerprint(ofPublicKey: key.public_key)],
+                                              details: ["shared": "true", "registered_as": key.name]))
         }
         var dropletAddresses: [Int: ResourceAddress] = [:]
         for droplet in droplets {
             guard droplet.tags?.contains(Naming.scopeTag(scope)) ?? false, let address = Naming.address(ofDroplet: droplet.name, scope: scope) else { continue }
             dropletAddresses[droplet.id] = address
-            var attributes: Attributes = ["size": droplet.size_slug ?? "", "region": droplet.region?.slug ?? "", "image": droplet.image?.slug ?? ""]
+            var attributes: Attributes = ["size": droplet.size_slug ?? "", "region": droplet.region?.slug ?? ""]
+            // A retired image has no slug any more; the state's value stands rather than a replacement.
+            if let image = droplet.image?.slug { attributes["image"] = image }
             attributes["network"] = droplet.vpc_uuid == vpc?.id ? cidr ?? "auto" : "vpc " + (droplet.vpc_uuid ?? "none")
             resources.append(ObservedResource(address: address, kind: .node, providerID: String(droplet.id),
                                               status: droplet.status == "active" ? .ready : .pending, attributes: attributes,
@@ -235,5 +243,17 @@ enum DigitalOceanErrors {
                 return ProviderError(.unavailable, message, fix: "DigitalOcean is failing; run again later (status.digitalocean.com)")
             }
         }
+    }
+}
+
+extension ProviderError {
+    /// The same failure, after a request that may have made something: not to be sent again in
+    /// this run (the next run finds what exists by its tags and names).
+    var afterSomethingMayHaveHappened: ProviderError {
+        var error = self
+        error.nothingWasDone = false
+        error.retryAfter = nil
+        if !error.message.contains("the next run") { error.message += "; the next run adopts whatever was made" }
+        return error
     }
 }

@@ -114,6 +114,7 @@ enum DO {
     // Answers with one object under a key.
     struct DropletsCreated: Decodable, Sendable { var droplets: [Droplet]? ; var droplet: Droplet? }
     struct VolumeAnswer: Decodable, Sendable { var volume: Volume }
+    struct DropletAnswer: Decodable, Sendable { var droplet: Droplet }
     struct VPCAnswer: Decodable, Sendable { var vpc: VPC }
     struct FirewallAnswer: Decodable, Sendable { var firewall: Firewall }
     struct SSHKeyAnswer: Decodable, Sendable { var ssh_key: SSHKey }

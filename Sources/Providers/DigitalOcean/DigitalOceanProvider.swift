@@ -41,6 +41,8 @@ public struct DigitalOceanProvider: CloudProvider {
     let api: APIClient
     let settings: Settings
     let clock: TransportClock
+    /// The project's public key: a key with the same key already in the account stands for it.
+    let publicKey: String?
     private let catalogCache = CatalogCache()
 
     /// Pauses between polls: a quarter second, growing by half each time up to `pollInterval`.
@@ -53,22 +55,24 @@ public struct DigitalOceanProvider: CloudProvider {
         }
     }
 
-    public init(api: APIClient, settings: Settings = Settings(), clock: TransportClock = SystemClock()) {
+    public init(api: APIClient, settings: Settings = Settings(), clock: TransportClock = SystemClock(), publicKey: String? = nil) {
         self.api = api
         self.settings = settings
         self.clock = clock
+        self.publicKey = publicKey
     }
 
     /// The adapter over the full transport stack: authentication, DigitalOcean's rate limits
     /// (250 a minute, 5,000 an hour), retries with backoff, to `endpoint` or the public API.
-    public static func make(token: String, endpoint: URL, settings: Settings = Settings(), clock: TransportClock = SystemClock(),
+    public static func make(token: String, endpoint: URL, publicKey: String? = nil, settings: Settings = Settings(), clock: TransportClock = SystemClock(),
                             random: RandomSource = .system, retry: RetryPolicy = .standard,
                             onRetry: @escaping @Sendable (RetryEvent) -> Void = { _ in }) -> DigitalOceanProvider {
         let limiter = RateLimiter(windows: [.init(limit: 250, seconds: 60), .init(limit: 5_000, seconds: 3_600)], clock: clock)
         let http = AsyncHTTPTransport(baseURL: endpoint, timeout: 60, userAgent: "kryoform (digitalocean adapter)")
         let stack = RetryingTransport(RateLimitedTransport(AuthenticatingTransport(http, bearerToken: token), limiter: limiter),
                                       policy: retry, clock: clock, random: random, onRetry: onRetry)
-        return DigitalOceanProvider(api: APIClient(provider: "digitalocean", transport: stack, errorBody: Self.errorBody), settings: settings, clock: clock)
+        return DigitalOceanProvider(api: APIClient(provider: "digitalocean", transport: stack, errorBody: Self.errorBody), settings: settings, clock: clock,
+                                    publicKey: publicKey)
     }
 
     static func errorBody(_ data: Data) -> (id: String?, message: String?, requestID: String?) {
@@ -118,7 +122,7 @@ public struct DigitalOceanProvider: CloudProvider {
             async let firewalls = list(DO.FirewallPage.self, "/v2/firewalls")
             async let keys = list(DO.SSHKeyPage.self, "/v2/account/keys")
             return Observation(scope: scope, droplets: try await droplets, volumes: try await volumes, vpcs: try await vpcs,
-                               firewalls: try await firewalls, keys: try await keys).resources
+                               firewalls: try await firewalls, keys: try await keys, publicKey: publicKey).resources
         }
     }
 
@@ -230,8 +234,13 @@ public struct DigitalOceanProvider: CloudProvider {
         do {
             return try await create()
         } catch let failure as HTTPFailure where Self.outcomeUnknown(failure) {
-            if let found = try await find() { return found }
-            throw failure
+            // The create may have worked: whatever happens now, it must not be sent blindly again.
+            do {
+                if let found = try await find() { return found }
+            } catch {
+                throw Self.providerError(error, doing: "looking up \(request.address) after its create failed").afterSomethingMayHaveHappened
+            }
+            throw Self.providerError(failure, doing: "creating \(request.address)").afterSomethingMayHaveHappened
         }
     }
 
@@ -251,8 +260,14 @@ public struct DigitalOceanProvider: CloudProvider {
             try await list(DO.VolumePage.self, "/v2/volumes").first { $0.name == body.name && $0.region?.slug == region }
         }
         guard let node = request.attributes["node"], !node.isEmpty else { return observed(request, id: volume.id) }
+        do {
+            let dropletID = try dropletID(for: node, in: request)
+            try await volumeAction(volume.id, DO.VolumeAction(type: "attach", droplet_id: dropletID, region: region))
+        } catch {
+            // The volume exists: the next run adopts it by tag and attaches it.
+            throw Self.providerError(error, doing: "attaching \(request.address) to \(node)").afterSomethingMayHaveHappened
+        }
         let dropletID = try dropletID(for: node, in: request)
-        try await volumeAction(volume.id, DO.VolumeAction(type: "attach", droplet_id: dropletID, region: region))
         var resource = observed(request, id: volume.id)
         resource.details["droplet_id"] = String(dropletID)
         return resource
@@ -308,18 +323,14 @@ public struct DigitalOceanProvider: CloudProvider {
             let answer = try await api.send(DO.DropletsCreated.self, "POST", "/v2/droplets", body: body)
             for droplet in (answer.droplets ?? []) + (answer.droplet.map { [$0] } ?? []) { made[droplet.name] = droplet }
         } catch let error as HTTPFailure where Self.outcomeUnknown(error) {
-            // The request may or may not have made droplets: look them up by tag before anything else.
+            // The request may or may not have made droplets: look them up by tag. Those not
+            // found are not sent again on a guess (a listing can lag): the next run plans them
+            // from what exists then, and adopts any that appear.
+            failure = Self.providerError(error, doing: "creating droplets \(names.joined(separator: ", "))").afterSomethingMayHaveHappened
             do {
                 made = try await lookUp(names: Set(names), scope: scope)
-                let missing = names.filter { made[$0] == nil }
-                if !missing.isEmpty {
-                    var again = body
-                    again.names = missing
-                    let answer = try await api.send(DO.DropletsCreated.self, "POST", "/v2/droplets", body: again)
-                    for droplet in answer.droplets ?? [] { made[droplet.name] = droplet }
-                }
             } catch {
-                failure = Self.providerError(error, doing: "creating droplets \(names.joined(separator: ", "))")
+                failure = Self.providerError(error, doing: "looking up droplets \(names.joined(separator: ", ")) after their create failed").afterSomethingMayHaveHappened
             }
         } catch {
             failure = Self.providerError(error, doing: "creating droplets \(names.joined(separator: ", "))")
@@ -360,14 +371,21 @@ public struct DigitalOceanProvider: CloudProvider {
             switch request.kind {
             case .node:
                 var resource = observed(request, id: id)
-                if let size = request.attributes["size"], size != current.attributes["size"], let dropletID = Int(id) {
+                guard let dropletID = Int(id) else { throw ProviderError(.invalidRequest, "digitalocean: \(request.address) has no droplet id") }
+                let live = try await api.get(DO.DropletAnswer.self, "/v2/droplets/\(dropletID)").droplet
+                resource.details = Observation.details(of: live)
+                if let size = request.attributes["size"], size != live.size_slug {
                     // DigitalOcean resizes a powered-off droplet; the disk is kept so the resize can be undone.
-                    try await dropletAction(dropletID, DO.DropletAction(type: "power_off"))
-                    try await dropletAction(dropletID, DO.DropletAction(type: "resize", size: size, disk: false))
+                    if live.status != "off" { try await dropletAction(dropletID, DO.DropletAction(type: "power_off")) }
+                    do {
+                        try await dropletAction(dropletID, DO.DropletAction(type: "resize", size: size, disk: false))
+                    } catch {
+                        try? await dropletAction(dropletID, DO.DropletAction(type: "power_on"))
+                        throw error
+                    }
                     try await dropletAction(dropletID, DO.DropletAction(type: "power_on"))
                     resource.status = .pending
                 }
-                resource.details = current.details
                 return resource
             case .volume:
                 let region = request.attributes["region"] ?? ""
@@ -376,8 +394,9 @@ public struct DigitalOceanProvider: CloudProvider {
                 }
                 var resource = observed(request, id: id)
                 let wanted = request.attributes["node"] ?? ""
-                let attached = current.details["droplet_id"].flatMap { Int($0) }
-                if wanted != current.attributes["node"] || (attached == nil && !wanted.isEmpty) {
+                let attached = try await api.get(DO.VolumeAnswer.self, "/v2/volumes/\(id)").volume.droplet_ids?.first
+                let wantedDroplet = wanted.isEmpty ? nil : request.dependencies[ResourceAddress(wanted)].flatMap { Int($0) }
+                if attached != wantedDroplet {
                     if let attached {
                         try await volumeAction(id, DO.VolumeAction(type: "detach", droplet_id: attached, region: region))
                     }
@@ -395,11 +414,16 @@ public struct DigitalOceanProvider: CloudProvider {
                 _ = try await api.send(DO.FirewallAnswer.self, "PUT", "/v2/firewalls/\(id)", body: body)
                 return observed(request, id: id)
             case .sshKey:
-                if current.details["shared"] != "true", let name = request.attributes["name"] {
-                    _ = try await api.send(DO.SSHKeyAnswer.self, "PUT", "/v2/account/keys/\(id)", body: DO.RenameSSHKey(name: name))
-                }
+                // Names only change on kryoform's own key; a key registered by hand keeps its name.
+                let live = try await api.get(DO.SSHKeyAnswer.self, "/v2/account/keys/\(id)").ssh_key
                 var resource = observed(request, id: id)
-                resource.details = current.details
+                if let name = request.attributes["name"], live.name != name {
+                    if live.name.hasPrefix(Naming.scope(of: request).project + "-") {
+                        _ = try await api.send(DO.SSHKeyAnswer.self, "PUT", "/v2/account/keys/\(id)", body: DO.RenameSSHKey(name: name))
+                    } else {
+                        resource.details["shared"] = "true"
+                    }
+                }
                 return resource
             case .network, .swarm, .stack:
                 throw ProviderError(.invalidRequest, "digitalocean: \(request.address) cannot change in place; it is replaced")
@@ -445,8 +469,13 @@ public struct DigitalOceanProvider: CloudProvider {
                     }
                 }
             case .sshKey:
-                // A key that was in the account before kryoform is left there.
-                if resource.details["shared"] == "true" { return }
+                // A key that was in the account before kryoform (registered under another name) is left there.
+                do {
+                    let live = try await api.get(DO.SSHKeyAnswer.self, "/v2/account/keys/\(id)").ssh_key
+                    if let name = resource.attributes["name"], live.name != name { return }
+                } catch let failure as HTTPFailure where failure.status == 404 {
+                    return
+                }
                 try await deleteIgnoringAbsence("/v2/account/keys/\(id)")
             case .swarm, .stack:
                 throw ProviderError(.invalidRequest, "digitalocean: \(resource.kind.rawValue) is node configuration, not a cloud resource")
@@ -486,6 +515,18 @@ public struct DigitalOceanProvider: CloudProvider {
                     if resource.status != .ready { waiting.append(node.providerID) }
                 }
                 let elapsed = clock.now().timeIntervalSince(started)
+                if !missing.isEmpty, elapsed > settings.listingLag {
+                    // A listing may lag: only a 404 on the droplet itself means it is gone.
+                    var gone: [String] = []
+                    for id in missing {
+                        do {
+                            _ = try await api.get(DO.DropletAnswer.self, "/v2/droplets/\(id)")
+                        } catch let failure as HTTPFailure where failure.status == 404 {
+                            gone.append(id)
+                        }
+                    }
+                    missing = gone
+                }
                 if !missing.isEmpty, elapsed > settings.listingLag {
                     throw ProviderError(.notFound, "digitalocean: droplet\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) disappeared while waiting for \(missing.count == 1 ? "it" : "them") to be active",
                                         fix: "run kryoform plan to see what exists now")

@@ -37,7 +37,8 @@ public struct AsyncHTTPTransport: HTTPTransport {
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: throw TransportError.timeout
-            default: throw TransportError.connection(String(describing: error))
+            // The short description names the failure without the request's values (headers carry the credential).
+            default: throw TransportError.connection(error.shortDescription)
             }
         } catch is CancellationError {
             throw CancellationError()

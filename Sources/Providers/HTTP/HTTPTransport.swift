@@ -73,8 +73,8 @@ public struct SystemClock: TransportClock {
     public init() {}
     public func now() -> Date { Date() }
     public func sleep(seconds: Double) async throws {
-        guard seconds > 0 else { return }
-        try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+        guard seconds > 0, seconds.isFinite else { return }
+        try await Task.sleep(nanoseconds: UInt64(min(seconds, 86_400) * 1e9))
     }
 }
 
@@ -107,7 +107,7 @@ public final class RandomSource: Sendable {
 
 /// Adds the credential to every request. The credential stays inside this layer: it is never
 /// part of an error, a log line or a description.
-public struct AuthenticatingTransport: HTTPTransport, CustomStringConvertible {
+public struct AuthenticatingTransport: HTTPTransport, CustomStringConvertible, CustomReflectable {
     let inner: HTTPTransport
     private let headerName: String
     private let headerValue: String
@@ -125,4 +125,5 @@ public struct AuthenticatingTransport: HTTPTransport, CustomStringConvertible {
     }
 
     public var description: String { "AuthenticatingTransport(\(headerName): <redacted>)" }
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 }

@@ -25,9 +25,14 @@ public actor RateLimiter {
     /// Seconds spent waiting for the budget, for reports.
     public private(set) var waited: Double = 0
 
-    public init(windows: [Window], clock: TransportClock = SystemClock()) {
+    /// The longest wait the provider's own count may impose; past it requests go on, and the
+    /// provider's 429s reach the retry layer, which reports them.
+    public let maxProviderWait: Double
+
+    public init(windows: [Window], clock: TransportClock = SystemClock(), maxProviderWait: Double = 300) {
         self.windows = windows
         self.clock = clock
+        self.maxProviderWait = maxProviderWait
     }
 
     /// Waits until one more request fits every window, then counts it.
@@ -47,7 +52,7 @@ public actor RateLimiter {
     /// Takes the provider's own count from an answer's headers.
     public func update(remaining: Int?, reset: Double?) {
         if let remaining { providerRemaining = remaining }
-        if let reset { providerReset = reset }
+        if let reset, reset.isFinite { providerReset = reset }
     }
 
     private func delay(at now: Double) -> Double {
@@ -64,7 +69,7 @@ public actor RateLimiter {
             }
         }
         if let remaining = providerRemaining, remaining <= 0, let reset = providerReset, reset > now {
-            wait = max(wait, reset - now)
+            wait = max(wait, min(reset - now, maxProviderWait))
         }
         return wait
     }
