@@ -547,7 +547,7 @@ public actor FakeDigitalOcean {
     }
 
     private func json(_ volume: Volume) -> [String: Any] {
-        let region = Self.regions.first { $0["slug"] as? String == volume.region } ?? [:]
+        let region = Self.regionBySlug[volume.region] ?? [:]
         return ["id": volume.id, "droplet_ids": volume.droplet.map { [$0] } ?? [Int](), "name": volume.name, "description": volume.description,
                 "size_gigabytes": volume.size, "created_at": Self.timestamp(volume.createdAt), "tags": volume.tags, "region": region,
                 "filesystem_type": "", "filesystem_label": ""]
@@ -572,7 +572,7 @@ public actor FakeDigitalOcean {
         let done = now >= action.doneAt
         return ["id": action.id, "status": done ? "completed" : "in-progress", "type": action.type, "started_at": Self.timestamp(action.startedAt),
                 "completed_at": done ? Self.timestamp(action.doneAt) : NSNull(), "resource_id": action.resourceID, "resource_type": action.resourceType,
-                "region": Self.regions.first { $0["slug"] as? String == action.region } ?? [:], "region_slug": action.region]
+                "region": Self.regionBySlug[action.region] ?? [:], "region_slug": action.region]
     }
 
     private func status(of droplet: Droplet, at now: Date) -> String {

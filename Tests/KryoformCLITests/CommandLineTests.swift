@@ -34,6 +34,16 @@ struct CommandRun {
     }
 }
 
+/// A throwaway copy of this repository's own project (kryoform.yaml, stacks, environments).
+func shippedProjectCopy(prefix: String) throws -> URL {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    for item in ["kryoform.yaml", "stacks", "environments"] {
+        try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent(item), to: root.appendingPathComponent(item))
+    }
+    return root
+}
+
 /// A throwaway copy of the corpus base project, with `changes` written over it.
 func temporaryProject(_ changes: [String: String] = [:]) throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-cli-\(UUID().uuidString)")

@@ -12,11 +12,7 @@ struct DigitalOceanProject {
 
     static func start(faults: FakeDigitalOcean.Faults = .init(), edit: (inout String) -> Void = { _ in }) async throws -> DigitalOceanProject {
         let fake = try await FakeDigitalOcean.start(faults: faults, contract: try ProviderDescriptions.digitalOcean())
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-do-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for item in ["kryoform.yaml", "stacks", "environments"] {
-            try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent(item), to: root.appendingPathComponent(item))
-        }
+        let root = try shippedProjectCopy(prefix: "kryoform-do")
         let project = DigitalOceanProject(root: root, fake: fake, token: await fake.token)
         let url = await fake.baseURL.absoluteString
         try project.editDev {

@@ -9,11 +9,7 @@ struct SandboxProject {
     let root: URL
 
     init(edit: (inout String) -> Void = { _ in }) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for item in ["kryoform.yaml", "stacks", "environments"] {
-            try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent(item), to: root.appendingPathComponent(item))
-        }
+        root = try shippedProjectCopy(prefix: "kryoform-e2e")
         try editLocal(edit)
     }
 

@@ -117,19 +117,10 @@ public struct DesiredStateBuilder {
 
     private func firewallAttributes(cidr: String) -> Attributes {
         var attributes: Attributes = [:]
-        // Neighbouring rules with one protocol and the same sources are one clause: a provider
-        // keeps one rule per port, and reads them back that way.
-        var clauses: [(proto: String, ports: [String], sources: String)] = []
-        for rule in environment.network.firewall {
-            let sources = rule.from.map(\.description).joined(separator: ",")
-            let ports = rule.ports.map(\.description)
-            if let last = clauses.last, last.proto == rule.protocol.rawValue, last.sources == sources, rule.protocol != .icmp {
-                clauses[clauses.count - 1].ports += ports
-            } else {
-                clauses.append((rule.protocol.rawValue, ports, sources))
-            }
+        let clauses = environment.network.firewall.map { rule in
+            FirewallClause(proto: rule.protocol.rawValue, ports: rule.ports.map(\.description), sources: rule.from.map(\.description))
         }
-        attributes["inbound"] = clauses.map { "\($0.proto) \($0.ports.joined(separator: ",")) from \($0.sources)" }.joined(separator: "; ")
+        attributes["inbound"] = FirewallClause.text(FirewallClause.merged(clauses))
         attributes["internal"] = "all from \(cidr)"
         return attributes
     }

@@ -79,9 +79,9 @@ enum Naming {
     }
 }
 
-/// Firewall rules to and from the plan's text (`tcp 22 from 203.0.113.0/24; tcp 80,443 from
-/// 0.0.0.0/0,::/0`, `all from 10.20.0.0/16`). One DigitalOcean rule per port, in the spec's
-/// order, so the text is rebuilt exactly from what DigitalOcean returns.
+/// Firewall rules to and from the plan's text (`FirewallClause`, and `all from 10.20.0.0/16`).
+/// One DigitalOcean rule per port, in the spec's order, so the text is rebuilt exactly from what
+/// DigitalOcean returns.
 enum FirewallRules {
     static let everywhere = ["0.0.0.0/0", "::/0"]
 
@@ -96,14 +96,9 @@ enum FirewallRules {
 
     static func inbound(_ text: String, internalRange: String) -> [DO.FirewallRule] {
         var rules: [DO.FirewallRule] = []
-        for clause in text.components(separatedBy: "; ") where !clause.isEmpty {
-            guard let from = clause.range(of: " from ") else { continue }
-            let head = clause[..<from.lowerBound].split(separator: " ", maxSplits: 1)
-            let proto = head.first.map(String.init) ?? "tcp"
-            let ports = head.count > 1 ? head[1].split(separator: ",").map(String.init) : []
-            let sources = clause[from.upperBound...].split(separator: ",").map(String.init)
-            for port in ports.isEmpty ? ["0"] : ports {
-                rules.append(DO.FirewallRule(protocol: proto, ports: port, sources: .init(addresses: sources)))
+        for clause in FirewallClause.parse(text) {
+            for port in clause.ports.isEmpty ? ["0"] : clause.ports {
+                rules.append(DO.FirewallRule(protocol: clause.proto, ports: port, sources: .init(addresses: clause.sources)))
             }
         }
         if !internalRange.isEmpty && internalRange != "auto" {
@@ -116,7 +111,7 @@ enum FirewallRules {
 
     /// The plan's `inbound` and `internal` text for rules as DigitalOcean returns them.
     static func attributes(_ rules: [DO.FirewallRule], internalText: (String) -> String) -> Attributes {
-        var clauses: [(proto: String, ports: [String], sources: [String])] = []
+        var clauses: [FirewallClause] = []
         var internalRange: String?
         for rule in rules {
             let sources = rule.sources?.addresses ?? []
@@ -125,14 +120,10 @@ enum FirewallRules {
                 internalRange = sources[0]
                 continue
             }
-            if let last = clauses.last, last.proto == rule.protocol, last.sources == sources, rule.protocol != "icmp" {
-                clauses[clauses.count - 1].ports.append(port)
-            } else {
-                clauses.append((rule.protocol, rule.protocol == "icmp" ? [] : [port], sources))
-            }
+            clauses.append(FirewallClause(proto: rule.protocol, ports: [port], sources: sources))
         }
         var attributes: Attributes = [:]
-        attributes["inbound"] = clauses.map { "\($0.proto) \($0.ports.joined(separator: ",")) from \($0.sources.joined(separator: ","))" }.joined(separator: "; ")
+        attributes["inbound"] = FirewallClause.text(FirewallClause.merged(clauses))
         attributes["internal"] = internalRange.map(internalText) ?? ""
         return attributes
     }

@@ -260,14 +260,14 @@ public struct DigitalOceanProvider: CloudProvider {
             try await list(DO.VolumePage.self, "/v2/volumes").first { $0.name == body.name && $0.region?.slug == region }
         }
         guard let node = request.attributes["node"], !node.isEmpty else { return observed(request, id: volume.id) }
+        let dropletID: Int
         do {
-            let dropletID = try dropletID(for: node, in: request)
+            dropletID = try self.dropletID(for: node, in: request)
             try await volumeAction(volume.id, DO.VolumeAction(type: "attach", droplet_id: dropletID, region: region))
         } catch {
             // The volume exists: the next run adopts it by tag and attaches it.
             throw Self.providerError(error, doing: "attaching \(request.address) to \(node)").afterSomethingMayHaveHappened
         }
-        let dropletID = try dropletID(for: node, in: request)
         var resource = observed(request, id: volume.id)
         resource.details["droplet_id"] = String(dropletID)
         return resource
@@ -395,15 +395,14 @@ public struct DigitalOceanProvider: CloudProvider {
                 var resource = observed(request, id: id)
                 let wanted = request.attributes["node"] ?? ""
                 let attached = try await api.get(DO.VolumeAnswer.self, "/v2/volumes/\(id)").volume.droplet_ids?.first
-                let wantedDroplet = wanted.isEmpty ? nil : request.dependencies[ResourceAddress(wanted)].flatMap { Int($0) }
+                let wantedDroplet = wanted.isEmpty ? nil : try dropletID(for: wanted, in: request)
                 if attached != wantedDroplet {
                     if let attached {
                         try await volumeAction(id, DO.VolumeAction(type: "detach", droplet_id: attached, region: region))
                     }
-                    if !wanted.isEmpty {
-                        let dropletID = try dropletID(for: wanted, in: request)
-                        try await volumeAction(id, DO.VolumeAction(type: "attach", droplet_id: dropletID, region: region))
-                        resource.details["droplet_id"] = String(dropletID)
+                    if let wantedDroplet {
+                        try await volumeAction(id, DO.VolumeAction(type: "attach", droplet_id: wantedDroplet, region: region))
+                        resource.details["droplet_id"] = String(wantedDroplet)
                     }
                 } else if let attached {
                     resource.details["droplet_id"] = String(attached)
