@@ -89,6 +89,19 @@ final class DigitalOceanProviderTests: XCTestCase {
         XCTAssertEqual(byAddress[.sshKey]?.first?.attributes["name"], "acme-dev")
     }
 
+    func testADropletMissingFromListingsIsWaitedForUntilActive() async throws {
+        // Listings lag 1 s behind creates, droplets boot in 0.6 s, and the adapter allows 0.2 s of lag.
+        await fake.setFaults(.init(listingLag: 1, bootTime: 0.6))
+        let patient = DigitalOceanProvider.make(token: await fake.token, endpoint: await fake.baseURL,
+                                                settings: .init(pollInterval: 0.05, readyTimeout: 30, listingLag: 0.2))
+        let ids = try await foundation()
+        let made = try await patient.create(nodes(2, dependencies: ids)).map { try $0.get() }
+        let ready = try await patient.waitUntilReady(made, scope: scope)
+        XCTAssertEqual(ready.map(\.status), [.ready, .ready], "a droplet found by id but still booting is waited for")
+        let statuses = await fake.dropletSummaries().map(\.status)
+        XCTAssertEqual(statuses, ["active", "active"])
+    }
+
     func testObservingManyDropletsPagesBy200() async throws {
         await fake.seedDroplets(count: 450, project: "acme", environment: "dev", cluster: "app")
         await fake.resetCounts()

@@ -501,7 +501,24 @@ public struct DigitalOceanProvider: CloudProvider {
         try await explaining("waiting for \(nodes.count) droplet\(nodes.count == 1 ? "" : "s") to be active") {
             while true {
                 // One listing of the scope per poll, not one request per droplet.
-                let listed = Dictionary(try await droplets(in: scope).map { (String($0.id), $0) }, uniquingKeysWith: { first, _ in first })
+                var listed = Dictionary(try await droplets(in: scope).map { (String($0.id), $0) }, uniquingKeysWith: { first, _ in first })
+                let elapsed = clock.now().timeIntervalSince(started)
+                if elapsed > settings.listingLag {
+                    // A listing may lag: past that, a droplet missing from it is asked for itself,
+                    // and only a 404 means it is gone.
+                    var gone: [String] = []
+                    for node in nodes where listed[node.providerID] == nil {
+                        do {
+                            listed[node.providerID] = try await api.get(DO.DropletAnswer.self, "/v2/droplets/\(node.providerID)").droplet
+                        } catch let failure as HTTPFailure where failure.status == 404 {
+                            gone.append(node.providerID)
+                        }
+                    }
+                    if !gone.isEmpty {
+                        throw ProviderError(.notFound, "digitalocean: droplet\(gone.count == 1 ? "" : "s") \(gone.joined(separator: ", ")) disappeared while waiting for \(gone.count == 1 ? "it" : "them") to be active",
+                                            fix: "run kryoform plan to see what exists now")
+                    }
+                }
                 var waiting: [String] = []
                 var missing: [String] = []
                 for node in nodes {
@@ -512,23 +529,6 @@ public struct DigitalOceanProvider: CloudProvider {
                     if let size = droplet.size_slug { resource.attributes["size"] = size }
                     current[node.providerID] = resource
                     if resource.status != .ready { waiting.append(node.providerID) }
-                }
-                let elapsed = clock.now().timeIntervalSince(started)
-                if !missing.isEmpty, elapsed > settings.listingLag {
-                    // A listing may lag: only a 404 on the droplet itself means it is gone.
-                    var gone: [String] = []
-                    for id in missing {
-                        do {
-                            _ = try await api.get(DO.DropletAnswer.self, "/v2/droplets/\(id)")
-                        } catch let failure as HTTPFailure where failure.status == 404 {
-                            gone.append(id)
-                        }
-                    }
-                    missing = gone
-                }
-                if !missing.isEmpty, elapsed > settings.listingLag {
-                    throw ProviderError(.notFound, "digitalocean: droplet\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) disappeared while waiting for \(missing.count == 1 ? "it" : "them") to be active",
-                                        fix: "run kryoform plan to see what exists now")
                 }
                 if waiting.isEmpty && missing.isEmpty { return }
                 guard elapsed < settings.readyTimeout else {
