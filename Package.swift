@@ -21,9 +21,10 @@ let package = Package(
         .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resource graph, planner, state and the apply walk.
         .target(name: "Planner", dependencies: ["Spec", .product(name: "Crypto", package: "swift-crypto")]),
-        // HTTP transport and the cloud adapters, sandbox and static providers.
+        // HTTP transport and the cloud adapters, sandbox and static providers, and the node
+        // configurator that drives Remote for the swarm and stack resources.
         .target(name: "Providers", dependencies: [
-            "Spec", "Planner",
+            "Spec", "Planner", "Remote",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -36,6 +37,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Test support: local programs run without Foundation's Process (which mistakes a daemon
+        // closing inherited descriptors for its parent exiting), loopback sockets, and the real
+        // test hosts of scripts/test-hosts.
+        .target(name: "TestSupport"),
         // libssh2 from Debian's libssh2-1-dev.
         .systemLibrary(
             name: "CLibSSH2",
@@ -43,7 +48,11 @@ let package = Package(
             providers: [.apt(["libssh2-1-dev"])]
         ),
         // SSH, node facts, Docker Swarm and stack deployment.
-        .target(name: "Remote", dependencies: ["Spec", "CLibSSH2"]),
+        .target(name: "Remote", dependencies: [
+            "Spec", "CLibSSH2",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The command-line interface: parse, call, print.
         .executableTarget(
             name: "kryoform",
@@ -56,9 +65,9 @@ let package = Package(
         // Benchmarks whose results go to docs/benchmarks.md.
         .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
-        .testTarget(name: "RemoteTests", dependencies: ["Remote"]),
+        .testTarget(name: "RemoteTests", dependencies: ["Remote", "Spec", "TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "Spec"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderFakes", "Planner", "Spec"]),
-        .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes"]),
+        .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes", "TestSupport"]),
     ]
 )

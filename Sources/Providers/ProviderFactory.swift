@@ -1,5 +1,6 @@
 import Foundation
 import Planner
+import Remote
 import Spec
 
 /// Makes the driver pair (cloud provider, node configurator) an environment's provider block names.
@@ -15,10 +16,11 @@ public enum ProviderFactory {
         _ = try drivers(for: environment, projectRoot: projectRoot, variables: variables, publicKey: nil)
     }
 
-    /// `publicKey` is the project's key line: a provider account may already hold it.
+    /// `publicKey` is the project's key line: a provider account may already hold it. Node
+    /// configuration over SSH needs `nodes`; without it the static provider has no configurator.
     public static func drivers(for environment: Environment, projectRoot: URL,
                                variables: [String: String] = ProcessInfo.processInfo.environment,
-                               publicKey: String?) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
+                               publicKey: String?, nodes: NodeAccess? = nil) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
         switch environment.provider.name {
         case .sandbox:
             let directory = projectRoot.appendingPathComponent(".kryoform/sandbox", isDirectory: true)
@@ -33,9 +35,19 @@ public enum ProviderFactory {
             let endpoint = try endpointURL(environment) ?? DigitalOceanProvider.publicEndpoint
             guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
             return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
-        case .vultr, .aws, .static:
+        case .static:
+            guard let nodes else { return (StaticProvider(), nil) }
+            let secrets = try nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables)
+            let settings = try nodes.sshSettings(projectRoot: projectRoot, variables: variables)
+            let shell = NodeShell(connections: NodeConnections(settings: settings, log: nodes.log))
+            let operations = SwarmOperations(shell: shell, project: nodes.project.name, environment: environment.name)
+            let endpoints = StaticProvider.endpoints(environment.provider.hosts, ssh: nodes.project.ssh)
+            let configurator = SwarmConfigurator(operations: operations, locate: { endpoints }, stacks: nodes.stacks,
+                                                 domain: environment.domain, secretValue: secrets)
+            return (StaticProvider(), configurator)
+        case .vultr, .aws:
             throw ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
-                                fix: "plan and apply work on the digitalocean and sandbox providers for now")
+                                fix: "plan and apply work on the digitalocean, static and sandbox providers for now")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Planner
 import Providers
+import Remote
 import Spec
 
 /// Options of the commands that work on one environment's resources.
@@ -34,11 +35,16 @@ struct EngineSession {
             throw CommandFailure(message: EngineSession.describe(error))
         }
         let publicKey = try ProjectKey.publicKey(project: project, root: root, renderer: renderer)
+        let stacks = specs.stacks(in: environment)
+        let logsCommands = global.logLevel == .debug || global.logLevel == .trace
+        let nodes = NodeAccess(project: project, stacks: stacks, log: { record in
+            guard logsCommands else { return }
+            FileHandle.standardError.write(Data("ssh \(record.host)\(record.mutating ? " (change)" : ""): \(record.command)\n".utf8))
+        })
         let drivers: (cloud: CloudProvider, configurator: ResourceDriver?)
-        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root, publicKey: publicKey) } catch let error as ProviderError {
+        do { drivers = try ProviderFactory.drivers(for: environment, projectRoot: root, publicKey: publicKey, nodes: nodes) } catch let error as ProviderError {
             throw CommandFailure(message: EngineSession.describe(error))
         }
-        let stacks = specs.stacks(in: environment)
         var files = [(path: SpecLoader.projectFile, text: specs.sources[SpecLoader.projectFile]?.text ?? "")]
         files.append((environment.source.file, specs.sources[environment.source.file]?.text ?? ""))
         for stack in stacks { files.append((stack.source.file, specs.sources[stack.source.file]?.text ?? "")) }
@@ -50,9 +56,13 @@ struct EngineSession {
     }
 
     /// Runs `body`, turning the engine's errors into messages that say what to do.
+    /// The drivers are finished (SSH sessions closed) before the answer or the error goes back.
     func explaining<T>(_ body: () async throws -> T) async throws -> T {
+        let outcome: Result<T, Error>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        await engine.finish()
         do {
-            return try await body()
+            return try outcome.get()
         } catch let error as DesiredStateError {
             let text = error.diagnostics.map { renderer.render($0) }.joined(separator: "\n\n")
             throw CommandFailure(message: text + "\n\n" + "✗ ".red + DiagnosticRenderer.count(error.diagnostics))

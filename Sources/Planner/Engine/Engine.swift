@@ -79,7 +79,10 @@ public struct Engine: Sendable {
             desired: desired, observed: observed, state: try store.read(), catalog: catalog, mode: mode,
             protect: context.environment.protect, allowDestroy: allowDestroy, targets: targets,
             specsDigest: context.specsDigest, now: now))
-        if configurator == nil {
+        if let configurator {
+            let notes = (plan.notes ?? []) + configurator.observationNotes()
+            plan.notes = notes.isEmpty ? nil : notes
+        } else {
             let stacks = context.stacks.filter(\.deploysSomething).count
             plan.notes = ["node configuration (the swarm and \(stacks) stack\(stacks == 1 ? "" : "s")) is not part of this plan: "
                           + "the \(context.environment.provider.name.rawValue) provider configures nodes over SSH, which this version of kryoform does not do yet"]
@@ -117,6 +120,12 @@ public struct Engine: Sendable {
         let walk = ApplyWalk(plan: plan, scope: context.scope, driver: { $0.isCloud ? cloud : configurator ?? cloud }, recorder: recorder,
                              inputs: inputs, parallelism: parallelism, interruption: interruption, events: events)
         return await walk.run()
+    }
+
+    /// Closes what the drivers keep open; the last thing a command does with the engine.
+    public func finish() async {
+        await cloud.finish()
+        await configurator?.finish()
     }
 
     /// Runs `body` holding the environment's lock, released afterwards whatever happens.

@@ -57,6 +57,17 @@ public protocol ResourceDriver: Sendable {
     func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource]
     /// How many creates of `kind` one request can carry (DigitalOcean: ten droplets).
     func batchLimit(_ kind: ResourceKind) -> Int
+    /// What the last observation could not see, for the plan's notes (a host that did not answer).
+    func observationNotes() -> [String]
+    /// Closes what the driver keeps open (SSH sessions) at the end of a command.
+    func finish() async
+}
+
+extension ResourceDriver {
+    /// What the last observation could not see, for the plan's notes (a host that did not answer).
+    public func observationNotes() -> [String] { [] }
+
+    public func finish() async {}
 }
 
 /// A cloud provider: a driver for the cloud kinds, with the catalog that sizes and prices them.

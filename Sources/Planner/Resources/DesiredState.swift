@@ -46,6 +46,35 @@ public struct DesiredStateBuilder {
                                    fix: Suggestion.didYouMean(region, in: catalog.regions.map(\.slug))
                                        ?? "regions: " + catalog.regions.map(\.slug).joined(separator: ", ")))
         }
+        var resources: [DesiredResource] = []
+        var volumesByName: [String: [(address: ResourceAddress, roles: [String])]] = [:]
+        var members: [(address: ResourceAddress, roles: [String])] = []
+        if environment.provider.name == .static {
+            // Existing hosts: nothing to create at a provider; kryoform configures them.
+            members = environment.provider.hosts.map { (ResourceAddress.node(host: $0.name), $0.roles) }
+        } else {
+            resources = cloudResources(region: region, problems: &problems, members: &members, volumesByName: &volumesByName)
+        }
+        if !members.isEmpty {
+            resources.append(Self.swarm(members: members, dependsOn: environment.provider.name == .static ? [] : members.map(\.address)))
+        }
+        let deployed = Set(stacks.filter(\.deploysSomething).map(\.name))
+        for stack in stacks where stack.deploysSomething {
+            let volumes = stack.volumes.flatMap { volume in
+                (volumesByName[volume.name] ?? []).filter { $0.roles.contains(stack.role) }.map(\.address)
+            }
+            let dependencies = [ResourceAddress.swarm] + stack.dependsOn.filter(deployed.contains).sorted().map(ResourceAddress.stack) + volumes
+            resources.append(DesiredResource(address: .stack(stack.name), kind: .stack, attributes: stackAttributes(stack), dependsOn: dependencies))
+        }
+        guard problems.isEmpty else { return .failure(DesiredStateError(diagnostics: problems)) }
+        return .success(DesiredState(
+            project: project, environment: environment.name, provider: catalog.provider, region: region,
+            resources: resources.sorted { $0.address < $1.address }, inputs: [.sshKey: ["public_key": publicKey]]))
+    }
+
+    /// The network, firewall, key, nodes and volumes a cloud provider makes.
+    private func cloudResources(region: String, problems: inout [Diagnostic], members: inout [(address: ResourceAddress, roles: [String])],
+                                volumesByName: inout [String: [(address: ResourceAddress, roles: [String])]]) -> [DesiredResource] {
         let image = environment.provider.image ?? catalog.defaultImage
         let cidr = environment.network.cidr?.description ?? "auto"
         var resources: [DesiredResource] = [
@@ -55,9 +84,6 @@ public struct DesiredStateBuilder {
                 "name": "\(project)-\(environment.name)", "public_key": Self.fingerprint(ofPublicKey: publicKey),
             ]),
         ]
-        var nodesByRole: [String: [ResourceAddress]] = [:]
-        var volumesByName: [String: [(address: ResourceAddress, roles: [String])]] = [:]
-        var nodes: [ResourceAddress] = []
         for cluster in environment.clusters {
             let sizePath = ModelPath("clusters").key(cluster.name).key("size")
             let choice: SizeResolver.Choice
@@ -69,8 +95,7 @@ public struct DesiredStateBuilder {
             }
             for index in 1...max(cluster.nodes, 1) where cluster.nodes > 0 {
                 let address = ResourceAddress.node(cluster: cluster.name, index: index)
-                nodes.append(address)
-                for role in cluster.roles { nodesByRole[role, default: []].append(address) }
+                members.append((address, cluster.roles))
                 var attributes: Attributes = [
                     "size": choice.offering.slug, "region": region, "image": image, "network": cidr,
                     "roles": cluster.roles.sorted().joined(separator: ","),
@@ -93,26 +118,22 @@ public struct DesiredStateBuilder {
                 }
             }
         }
-        if !nodes.isEmpty {
-            let managerPool = nodesByRole["management"] ?? nodes
-            let managers = Array(managerPool.prefix(managerPool.count >= 3 ? 3 : 1))
-            let workers = nodes.filter { !managers.contains($0) }
-            var attributes: Attributes = ["managers": managers.map(\.rawValue).joined(separator: ",")]
-            if !workers.isEmpty { attributes["workers"] = workers.map(\.rawValue).joined(separator: ",") }
-            resources.append(DesiredResource(address: .swarm, kind: .swarm, attributes: attributes, dependsOn: nodes))
-        }
-        let deployed = Set(stacks.filter(\.deploysSomething).map(\.name))
-        for stack in stacks where stack.deploysSomething {
-            let volumes = stack.volumes.flatMap { volume in
-                (volumesByName[volume.name] ?? []).filter { $0.roles.contains(stack.role) }.map(\.address)
-            }
-            let dependencies = [ResourceAddress.swarm] + stack.dependsOn.filter(deployed.contains).sorted().map(ResourceAddress.stack) + volumes
-            resources.append(DesiredResource(address: .stack(stack.name), kind: .stack, attributes: stackAttributes(stack), dependsOn: dependencies))
-        }
-        guard problems.isEmpty else { return .failure(DesiredStateError(diagnostics: problems)) }
-        return .success(DesiredState(
-            project: project, environment: environment.name, provider: catalog.provider, region: region,
-            resources: resources.sorted { $0.address < $1.address }, inputs: [.sshKey: ["public_key": publicKey]]))
+        return resources
+    }
+
+    /// One swarm of every node: managers are the first three (or the first one, with fewer than
+    /// three) of the management nodes, or of all nodes where none manages.
+    static func swarm(members: [(address: ResourceAddress, roles: [String])], dependsOn: [ResourceAddress]) -> DesiredResource {
+        let pool = members.filter { $0.roles.contains("management") }.map(\.address)
+        let candidates = pool.isEmpty ? members.map(\.address) : pool
+        let managers = Array(candidates.prefix(candidates.count >= 3 ? 3 : 1))
+        let workers = members.map(\.address).filter { !managers.contains($0) }
+        var attributes: Attributes = [
+            "managers": managers.sorted().map(\.rawValue).joined(separator: ","),
+            "roles": members.sorted { $0.address < $1.address }.map { "\($0.address)=\($0.roles.sorted().joined(separator: ","))" }.joined(separator: " "),
+        ]
+        if !workers.isEmpty { attributes["workers"] = workers.sorted().map(\.rawValue).joined(separator: ",") }
+        return DesiredResource(address: .swarm, kind: .swarm, attributes: attributes, dependsOn: dependsOn)
     }
 
     private func firewallAttributes(cidr: String) -> Attributes {

@@ -43,6 +43,11 @@ public struct ResourceAddress: Hashable, Sendable, Comparable, Codable, CustomSt
         ResourceAddress("node.\(cluster).\(index)")
     }
 
+    /// A host of the static provider, by its name.
+    public static func node(host: String) -> ResourceAddress {
+        ResourceAddress("node.\(host)")
+    }
+
     public static func volume(cluster: String, index: Int, name: String) -> ResourceAddress {
         ResourceAddress("volume.\(cluster).\(index).\(name)")
     }

@@ -1,0 +1,180 @@
+import Foundation
+import Synchronization
+import Planner
+import Remote
+import Spec
+
+/// Node configuration over SSH: the `swarm` and `stack.*` resources of an environment, observed
+/// from the nodes' facts and made real with Docker and Swarm commands (the Remote module).
+public struct SwarmConfigurator: ResourceDriver {
+    /// Where the environment's nodes are, by address; for a cloud, read from what it reports.
+    public typealias Locator = @Sendable () async throws -> [NodeEndpoint]
+
+    public let operations: SwarmOperations
+    public let locate: Locator
+    public let stacks: [String: Stack]
+    public let domain: String?
+    /// A secret's value by its name in the stack specs.
+    public let secretValue: @Sendable (String) throws -> Data
+    public var deployWait: Duration = .seconds(180)
+    private let notes = NoteBoard()
+
+    public init(operations: SwarmOperations, locate: @escaping Locator, stacks: [Stack], domain: String?,
+                secretValue: @escaping @Sendable (String) throws -> Data) {
+        self.operations = operations
+        self.locate = locate
+        self.stacks = Dictionary(stacks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.domain = domain
+        self.secretValue = secretValue
+    }
+
+    public func batchLimit(_ kind: ResourceKind) -> Int { 1 }
+
+    public func observe(_ scope: ResourceScope) async throws -> [ObservedResource] {
+        let nodes = try await locate()
+        var facts: [String: NodeFacts] = [:]
+        var failures: [RemoteError] = []
+        for (address, result) in await operations.facts(of: nodes) {
+            switch result {
+            case .success(let nodeFacts): facts[address] = nodeFacts
+            case .failure(let error): failures.append(error)
+            }
+        }
+        failures.sort { $0.host < $1.host }
+        let managerAnswered = facts.values.contains { $0.cluster != nil }
+        let anyInSwarm = facts.values.contains { $0.swarm?.isActive == true }
+        // A host that does not answer is left out of the plan, with a note, where what the
+        // others say is enough: a manager answered, or no host is in a swarm yet. Otherwise the
+        // stacks could not be seen and the plan would be wrong.
+        let refusals = failures.contains(where: \.isHostKeyRefusal)
+        guard failures.isEmpty || (!refusals && (managerAnswered || (!facts.isEmpty && !anyInSwarm))) else {
+            throw ProviderError(.unavailable, "cannot read the nodes' facts: " + failures.map(\.description).joined(separator: "; "),
+                                fix: failures.count == 1 ? failures[0].fix : nil)
+        }
+        notes.set(failures.map { "\($0.description): this plan leaves that host out; apply fails for it until it answers" })
+        var observed: [ObservedResource] = []
+        guard let swarm = SwarmOperations.observe(facts) else { return observed }
+        var attributes: Attributes = ["managers": swarm.managers.joined(separator: ",")]
+        if !swarm.workers.isEmpty { attributes["workers"] = swarm.workers.joined(separator: ",") }
+        let roles = swarm.roles.sorted { ResourceAddress($0.key) < ResourceAddress($1.key) }.map { "\($0.key)=\($0.value.joined(separator: ","))" }
+        if !roles.isEmpty { attributes["roles"] = roles.joined(separator: " ") }
+        observed.append(ObservedResource(address: .swarm, kind: .swarm, providerID: swarm.clusterID, attributes: attributes,
+                                         details: ["nodes": String(swarm.nodeIDs.count)]))
+        let cluster = facts.values.compactMap(\.cluster).first
+        for (name, services) in (cluster?.stacks ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let stack = DeployedStack.from(name: name, services: services)
+            var details = ["tasks": stack.tasks]
+            if let hash = stack.composeHash { details["compose_hash"] = String(hash.prefix(12)) }
+            observed.append(ObservedResource(address: .stack(name), kind: .stack, providerID: name, attributes: stack.attributes, details: details))
+        }
+        return observed
+    }
+
+    public func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
+        var results: [Result<ObservedResource, ProviderError>] = []
+        for request in requests {
+            do { results.append(.success(try await configure(request))) } catch {
+                results.append(.failure(Self.providerError(error)))
+            }
+        }
+        return results
+    }
+
+    public func update(_ request: ResourceRequest) async throws -> ObservedResource {
+        do { return try await configure(request) } catch { throw Self.providerError(error) }
+    }
+
+    public func delete(_ resource: ObservedResource) async throws {
+        do {
+            let nodes = try await locate()
+            switch resource.kind {
+            case .swarm:
+                let members = Self.list(resource.attributes["managers"]) + Self.list(resource.attributes["workers"])
+                let known = nodes.filter { members.contains($0.address) }
+                try await operations.leave(known, managers: Set(Self.list(resource.attributes["managers"])))
+            case .stack:
+                let (manager, _) = try await operations.manager(among: Self.managersFirst(nodes))
+                try await operations.remove(stack: resource.providerID, on: manager)
+            default:
+                throw ProviderError(.invalidRequest, "\(resource.address) is not node configuration", nothingWasDone: true)
+            }
+        } catch { throw Self.providerError(error) }
+    }
+
+    public func observationNotes() -> [String] { notes.read() }
+
+    public func finish() async { await operations.shell.connections.closeAll() }
+
+    public func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] {
+        resources
+    }
+
+    private func configure(_ request: ResourceRequest) async throws -> ObservedResource {
+        let nodes = try await locate()
+        switch request.kind {
+        case .swarm:
+            let byAddress = Dictionary(nodes.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+            func endpoints(_ key: String) throws -> [NodeEndpoint] {
+                try Self.list(request.attributes[key]).map { address in
+                    guard let node = byAddress[address] else {
+                        throw ProviderError(.invalidRequest, "swarm member \(address) has no address to reach it on", nothingWasDone: true)
+                    }
+                    return node
+                }
+            }
+            let swarm = try await operations.converge(DesiredSwarm(managers: try endpoints("managers"), workers: try endpoints("workers")))
+            var attributes: Attributes = ["managers": swarm.managers.joined(separator: ",")]
+            if !swarm.workers.isEmpty { attributes["workers"] = swarm.workers.joined(separator: ",") }
+            let roles = swarm.roles.sorted { ResourceAddress($0.key) < ResourceAddress($1.key) }.map { "\($0.key)=\($0.value.joined(separator: ","))" }
+            if !roles.isEmpty { attributes["roles"] = roles.joined(separator: " ") }
+            return ObservedResource(address: .swarm, kind: .swarm, providerID: swarm.clusterID, attributes: attributes,
+                                    details: ["nodes": String(swarm.nodeIDs.count)])
+        case .stack:
+            let name = request.address.segments.dropFirst().joined(separator: ".")
+            guard let stack = stacks[name] else {
+                throw ProviderError(.invalidRequest, "\(request.address): no stack \(name) in the inventory", nothingWasDone: true)
+            }
+            var values: [String: Data] = [:]
+            var names: [String: String] = [:]
+            for secret in stack.secrets {
+                let value = try secretValue(secret)
+                values[secret] = value
+                names[secret] = StackDeployment.secretName(stack: name, secret: secret, value: value)
+            }
+            let deployment = StackDeployment(stack: stack, project: operations.project, environment: operations.environment,
+                                             network: operations.network, domain: domain, secretNames: names, attributes: request.attributes)
+            let (manager, _) = try await operations.manager(among: Self.managersFirst(nodes))
+            let deployed = try await operations.deploy(deployment, secrets: values, on: manager, waitLimit: deployWait)
+            var details = ["tasks": deployed.tasks]
+            if let hash = deployed.composeHash { details["compose_hash"] = String(hash.prefix(12)) }
+            return ObservedResource(address: request.address, kind: .stack, providerID: name, attributes: deployed.attributes, details: details)
+        default:
+            throw ProviderError(.invalidRequest, "\(request.address) is a cloud resource, not node configuration", nothingWasDone: true)
+        }
+    }
+
+    /// Management nodes first: where a manager is most likely found.
+    static func managersFirst(_ nodes: [NodeEndpoint]) -> [NodeEndpoint] {
+        nodes.filter { $0.roles.contains("management") } + nodes.filter { !$0.roles.contains("management") }
+    }
+
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map(String.init).filter { !$0.isEmpty }
+    }
+
+    static func providerError(_ error: Error) -> ProviderError {
+        switch error {
+        case let error as ProviderError: return error
+        case let error as RemoteError: return ProviderError(.failed, error.host.isEmpty ? error.message : "\(error.host): \(error.message)", fix: error.fix)
+        default: return ProviderError(.failed, String(describing: error))
+        }
+    }
+}
+
+/// Notes an observation leaves for the plan.
+final class NoteBoard: Sendable {
+    private let notes = Mutex<[String]>([])
+
+    func set(_ list: [String]) { notes.withLock { $0 = list } }
+    func read() -> [String] { notes.withLock { $0 } }
+}

@@ -1,0 +1,194 @@
+import Crypto
+import Foundation
+import Spec
+import Yams
+
+/// One stack as kryoform deploys it on a swarm: the inventory entry with the environment's
+/// pins and overrides applied, and what the environment adds (network, domain, secret names).
+public struct StackDeployment: Hashable, Sendable {
+    public var stack: Stack
+    public var project: String
+    public var environment: String
+    /// The overlay network every stack of the environment joins.
+    public var network: String
+    /// The domain route hosts without a dot are prefixed to.
+    public var domain: String?
+    /// Each secret the stack names → the Docker secret holding its value (`<stack>_<secret>_<hash>`).
+    public var secretNames: [String: String]
+    /// The attributes kryoform compares for this stack; recorded on the service so observation
+    /// reads back exactly what was deployed.
+    public var attributes: [String: String]
+
+    public init(stack: Stack, project: String, environment: String, network: String, domain: String?,
+                secretNames: [String: String], attributes: [String: String]) {
+        self.stack = stack
+        self.project = project
+        self.environment = environment
+        self.network = network
+        self.domain = domain
+        self.secretNames = secretNames
+        self.attributes = attributes
+    }
+
+    /// The name of the Docker secret for `secret` holding `value`: a new value is a new secret,
+    /// so a changed secret redeploys the stack and a task never sees a half-rotated value.
+    public static func secretName(stack: String, secret: String, value: Data) -> String {
+        var hash = SHA256()
+        hash.update(data: Data("kryoform-secret\u{0}\(stack)\u{0}\(secret)\u{0}".utf8))
+        hash.update(data: value)
+        let digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return "\(stack)_\(secret)_\(digest.prefix(12))"
+    }
+}
+
+/// Service labels kryoform puts on what it deploys, and reads back as facts.
+public enum ServiceLabel {
+    public static let project = "kryoform.project"
+    public static let environment = "kryoform.environment"
+    public static let stack = "kryoform.stack"
+    /// The compared attributes as base64 JSON.
+    public static let attributes = "kryoform.attributes"
+    /// SHA-256 of the Compose file that deployed the service (without this label).
+    public static let composeHash = "kryoform.compose-hash"
+}
+
+/// Node labels kryoform puts on swarm nodes.
+public enum NodeLabel {
+    /// Every role of the node, comma-separated (`data`, or `application,data`).
+    public static let roles = "kryoform.role"
+    /// `kryoform.role.<role>=true`: what placement constraints test, so a node with several
+    /// roles takes the stacks of each.
+    public static func role(_ role: String) -> String { "kryoform.role.\(role)" }
+
+    /// The labels a node with `roles` carries.
+    public static func labels(roles: [String]) -> [String: String] {
+        var labels = [Self.roles: roles.sorted().joined(separator: ",")]
+        for name in roles { labels[role(name)] = "true" }
+        return labels
+    }
+}
+
+/// The Compose file (version 3.8) that `docker stack deploy` takes for one stack.
+public struct ComposeFile: Hashable, Sendable {
+    /// The YAML text.
+    public var text: String
+    /// SHA-256 of the file without its own hash label, as the services record it.
+    public var hash: String
+
+    public init(_ deployment: StackDeployment) throws {
+        var document = Self.document(deployment, composeHash: nil)
+        let unlabelled = try Yams.dump(object: document, width: -1, sortKeys: true)
+        let hash = SHA256.hash(data: Data(unlabelled.utf8)).map { String(format: "%02x", $0) }.joined()
+        document = Self.document(deployment, composeHash: hash)
+        self.text = "# Written by kryoform for stack \(deployment.stack.name) of \(deployment.project)/\(deployment.environment); "
+            + "kryoform apply rewrites it.\n" + (try Yams.dump(object: document, width: -1, sortKeys: true))
+        self.hash = hash
+    }
+
+    static func document(_ deployment: StackDeployment, composeHash: String?) -> [String: Any] {
+        let stack = deployment.stack
+        var service: [String: Any] = ["image": stack.imageReference ?? stack.name, "networks": [deployment.network]]
+        if let command = stack.command { service["command"] = command }
+        if !stack.environment.isEmpty {
+            service["environment"] = stack.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        }
+        if let health = stack.health {
+            var check: [String: Any] = [
+                "test": ["CMD", "CMD-SHELL", "NONE"].contains(health.command.first ?? "") ? health.command : ["CMD"] + health.command,
+                "interval": duration(health.interval), "timeout": duration(health.timeout),
+                "retries": health.retries,
+            ]
+            if let start = health.startPeriod { check["start_period"] = duration(start) }
+            service["healthcheck"] = check
+        }
+        let published = stack.ports.filter { $0.published != nil }
+        if !published.isEmpty {
+            service["ports"] = published.map { port -> [String: Any] in
+                ["target": port.target, "published": port.published ?? port.target, "protocol": port.protocol.rawValue, "mode": "ingress"]
+            }
+        }
+        if !stack.volumes.isEmpty { service["volumes"] = stack.volumes.map { "\($0.name):\($0.path)" } }
+        if !stack.secrets.isEmpty {
+            service["secrets"] = stack.secrets.sorted().map { secret -> [String: Any] in
+                ["source": deployment.secretNames[secret] ?? secret, "target": secret]
+            }
+        }
+        var deploy: [String: Any] = [
+            "mode": stack.mode.rawValue,
+            "placement": ["constraints": ["node.labels.\(NodeLabel.role(stack.role)) == true"]],
+            "labels": labels(deployment, composeHash: composeHash),
+            "restart_policy": ["condition": "any", "delay": "5s"],
+            "update_config": ["parallelism": 1, "failure_action": "rollback", "order": "start-first"],
+        ]
+        if stack.mode == .replicated { deploy["replicas"] = stack.replicas }
+        var resources: [String: Any] = [:]
+        if let reservation = amounts(stack.resources) { resources["reservations"] = reservation }
+        if let limits = stack.limits, let limit = amounts(limits) { resources["limits"] = limit }
+        if !resources.isEmpty { deploy["resources"] = resources }
+        service["deploy"] = deploy
+
+        var document: [String: Any] = [
+            "version": "3.8",
+            "services": [stack.name: service],
+            "networks": [deployment.network: ["external": true, "name": deployment.network]],
+        ]
+        if !stack.volumes.isEmpty {
+            document["volumes"] = Dictionary(uniqueKeysWithValues: stack.volumes.map { ($0.name, [String: Any]()) })
+        }
+        if !stack.secrets.isEmpty {
+            document["secrets"] = Dictionary(uniqueKeysWithValues: stack.secrets.map { secret in
+                (deployment.secretNames[secret] ?? secret, ["external": true] as [String: Any])
+            })
+        }
+        return document
+    }
+
+    /// The service's labels: kryoform's own, and Traefik's for each route.
+    static func labels(_ deployment: StackDeployment, composeHash: String?) -> [String] {
+        let stack = deployment.stack
+        var labels = [
+            "\(ServiceLabel.project)=\(deployment.project)",
+            "\(ServiceLabel.environment)=\(deployment.environment)",
+            "\(ServiceLabel.stack)=\(stack.name)",
+            "\(ServiceLabel.attributes)=\(encodeAttributes(deployment.attributes))",
+        ]
+        if let composeHash { labels.append("\(ServiceLabel.composeHash)=\(composeHash)") }
+        if !stack.routes.isEmpty {
+            labels.append("traefik.enable=true")
+            labels.append("traefik.docker.network=\(deployment.network)")
+            for (index, route) in stack.routes.enumerated() {
+                let router = "\(stack.name)-\(index + 1)"
+                var rule = "Host(`\(route.hostName(domain: deployment.domain))`)"
+                if route.path != "/" && !route.path.isEmpty { rule += " && PathPrefix(`\(route.path)`)" }
+                labels.append("traefik.http.routers.\(router).rule=\(rule)")
+                labels.append("traefik.http.routers.\(router).service=\(router)")
+                labels.append("traefik.http.services.\(router).loadbalancer.server.port=\(route.port)")
+            }
+        }
+        return labels
+    }
+
+    /// `cpus` and `memory` as Compose writes them; nil when nothing is set.
+    static func amounts(_ resources: Resources) -> [String: Any]? {
+        var amounts: [String: Any] = [:]
+        if resources.cpu.millicores > 0 { amounts["cpus"] = resources.cpu.description }
+        if resources.memory.bytes > 0 { amounts["memory"] = "\(max(resources.memory.bytes >> 20, 4))M" }
+        return amounts.isEmpty ? nil : amounts
+    }
+
+    static func duration(_ interval: Interval) -> String {
+        interval.milliseconds % 1000 == 0 ? "\(interval.milliseconds / 1000)s" : "\(interval.milliseconds)ms"
+    }
+
+    /// The compared attributes as one label value: base64 of sorted-key JSON.
+    public static func encodeAttributes(_ attributes: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return ((try? encoder.encode(attributes)) ?? Data("{}".utf8)).base64EncodedString()
+    }
+
+    public static func decodeAttributes(_ label: String) -> [String: String]? {
+        guard let data = Data(base64Encoded: label) else { return nil }
+        return try? JSONDecoder().decode([String: String].self, from: data)
+    }
+}

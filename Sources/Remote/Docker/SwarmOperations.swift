@@ -1,0 +1,284 @@
+import Foundation
+
+/// The swarm an environment asks for: which nodes manage, which work, and their roles.
+public struct DesiredSwarm: Hashable, Sendable {
+    /// The first is where the swarm is initialised.
+    public var managers: [NodeEndpoint]
+    public var workers: [NodeEndpoint]
+
+    public init(managers: [NodeEndpoint], workers: [NodeEndpoint]) {
+        self.managers = managers
+        self.workers = workers
+    }
+
+    public var members: [NodeEndpoint] { managers + workers }
+}
+
+/// The swarm as the nodes report it, by node address.
+public struct ObservedSwarm: Hashable, Sendable {
+    public var clusterID: String
+    public var managers: [String]
+    public var workers: [String]
+    /// Node address → its roles, from the nodes' `kryoform.role` labels.
+    public var roles: [String: [String]]
+    /// Node address → swarm node id.
+    public var nodeIDs: [String: String]
+}
+
+/// Node labels that mark what kryoform manages.
+extension NodeLabel {
+    /// The node's resource address, which ties a swarm node to a node of the environment.
+    public static let address = "kryoform.node"
+}
+
+/// Docker and Swarm on the environment's nodes: facts, membership, stacks. Every step reads
+/// first and changes only what differs, so running it again on a converged swarm changes nothing.
+public struct SwarmOperations: Sendable {
+    public let shell: NodeShell
+    public let project: String
+    public let environment: String
+    /// How many hosts are worked on at once.
+    public var fanOut: Int
+
+    public init(shell: NodeShell, project: String, environment: String, fanOut: Int = 16) {
+        self.shell = shell
+        self.project = project
+        self.environment = environment
+        self.fanOut = fanOut
+    }
+
+    /// The overlay network every stack of the environment joins.
+    public var network: String { "kf-\(project)-\(environment)" }
+
+    // MARK: Facts
+
+    /// One node's facts, in one round trip.
+    public func facts(of node: NodeEndpoint) async throws -> NodeFacts {
+        let output = try await shell.run(NodeFactsScript.script(project: project, environment: environment), on: node, mutating: false,
+                                         what: "reading the node's facts")
+        do { return try NodeFactsScript.parse(output) } catch let error as FactsError {
+            throw RemoteError(host: node.target.name, message: error.message)
+        }
+    }
+
+    /// Facts of many nodes at once; each result stands on its own.
+    public func facts(of nodes: [NodeEndpoint]) async -> [String: Result<NodeFacts, RemoteError>] {
+        let results = await boundedMap(nodes, limit: fanOut) { node in
+            do { return (node.address, Result<NodeFacts, RemoteError>.success(try await facts(of: node))) } catch {
+                return (node.address, .failure(Self.remoteError(error, node: node)))
+            }
+        }
+        return Dictionary(results, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The swarm the reachable nodes are in, read from a manager's view.
+    public static func observe(_ facts: [String: NodeFacts]) -> ObservedSwarm? {
+        let clusterIDs = Set(facts.values.compactMap { $0.swarm?.isActive == true ? $0.swarm?.clusterID : nil })
+        guard let manager = facts.values.first(where: { $0.cluster != nil && $0.swarm?.clusterID != nil }),
+              let cluster = manager.cluster, let clusterID = manager.swarm?.clusterID else {
+            // Members answer but no manager does: report the membership they know.
+            guard let clusterID = clusterIDs.sorted().first else { return nil }
+            let members = facts.filter { $0.value.swarm?.clusterID == clusterID || $0.value.swarm?.isActive == true }
+            return ObservedSwarm(clusterID: clusterID,
+                                 managers: members.filter { $0.value.swarm?.isManager == true }.map(\.key).sorted(),
+                                 workers: members.filter { $0.value.swarm?.isManager != true }.map(\.key).sorted(),
+                                 roles: [:], nodeIDs: members.compactMapValues { $0.swarm?.nodeID })
+        }
+        var observed = ObservedSwarm(clusterID: clusterID, managers: [], workers: [], roles: [:], nodeIDs: [:])
+        let addressesByNodeID = Dictionary(facts.compactMap { entry in entry.value.swarm.map { ($0.nodeID, entry.key) } },
+                                           uniquingKeysWith: { first, _ in first })
+        for node in cluster.nodes {
+            guard let address = node.labels[NodeLabel.address] ?? addressesByNodeID[node.id] else { continue }
+            observed.nodeIDs[address] = node.id
+            if node.role == "manager" { observed.managers.append(address) } else { observed.workers.append(address) }
+            if let roles = node.labels[NodeLabel.roles] {
+                observed.roles[address] = roles.split(separator: ",").map(String.init).sorted()
+            }
+        }
+        observed.managers.sort()
+        observed.workers.sort()
+        return observed
+    }
+
+    // MARK: Membership
+
+    /// Makes the nodes one swarm as `desired` says: Docker installed where missing, the swarm
+    /// initialised on the first manager (or the existing one kept), the others joined, roles
+    /// promoted or demoted, nodes labelled with their roles, the overlay network made. Each
+    /// host's work goes on when another host fails; the failures are reported together at the end.
+    public func converge(_ desired: DesiredSwarm) async throws -> ObservedSwarm {
+        guard let first = desired.managers.first else {
+            throw RemoteError(host: "swarm", message: "no manager node")
+        }
+        var failures: [RemoteError] = []
+        // Facts, and Docker where it is missing.
+        var facts: [String: NodeFacts] = [:]
+        let installed = await boundedMap(desired.members, limit: fanOut) { node -> (String, Result<NodeFacts, RemoteError>) in
+            do { return (node.address, .success(try await readyDocker(on: node))) } catch {
+                return (node.address, .failure(Self.remoteError(error, node: node)))
+            }
+        }
+        for (address, result) in installed {
+            switch result {
+            case .success(let nodeFacts): facts[address] = nodeFacts
+            case .failure(let error): failures.append(error)
+            }
+        }
+        let clusters = Set(facts.values.compactMap { $0.swarm?.isActive == true ? $0.swarm?.clusterID : nil })
+        guard clusters.count <= 1 else {
+            let list = facts.filter { $0.value.swarm?.isActive == true }.map { "\($0.key) in \($0.value.swarm?.clusterID?.prefix(12) ?? "?")" }.sorted()
+            throw RemoteError(host: "swarm", message: "the nodes are in different swarms (\(list.joined(separator: ", "))); kryoform does not break up a swarm",
+                              fix: "run docker swarm leave --force on the nodes that should not be in their swarm, then apply again")
+        }
+        // The node that leads: an existing manager of the swarm, or the first manager, initialised.
+        var leader: NodeEndpoint
+        if let existing = desired.members.first(where: { facts[$0.address]?.swarm?.isManager == true && facts[$0.address]?.swarm?.isActive == true }) {
+            leader = existing
+        } else if clusters.isEmpty {
+            guard facts[first.address] != nil else { throw Self.combined(failures) }
+            try await shell.run("docker swarm init --advertise-addr \(shellQuote(first.advertiseAddress))", on: first, mutating: true,
+                                what: "docker swarm init")
+            leader = first
+            facts[first.address] = try await self.facts(of: first)
+        } else {
+            throw Self.combined(failures + [RemoteError(host: "swarm", message: "no reachable node manages the existing swarm",
+                                                        fix: "make a manager reachable, or run docker swarm leave --force on the members")])
+        }
+        let leaderAddress = "\(leader.advertiseAddress):2377"
+        // Joins: managers one at a time (Raft takes members in turn), then workers together.
+        let clusterID = facts[leader.address]?.swarm?.clusterID
+        let missing = desired.members.filter { node in
+            guard let nodeFacts = facts[node.address] else { return false }
+            return !(nodeFacts.swarm?.isActive == true && nodeFacts.swarm?.clusterID == clusterID)
+        }
+        if !missing.isEmpty {
+            let managerToken = try await shell.run("docker swarm join-token -q manager", on: leader, mutating: false).trimmingCharacters(in: .whitespacesAndNewlines)
+            let workerToken = try await shell.run("docker swarm join-token -q worker", on: leader, mutating: false).trimmingCharacters(in: .whitespacesAndNewlines)
+            let managers = Set(desired.managers.map(\.address))
+            let known = facts
+            for node in missing where managers.contains(node.address) {
+                do { try await join(node, token: managerToken, leader: leaderAddress, facts: facts[node.address]) } catch {
+                    failures.append(Self.remoteError(error, node: node))
+                }
+            }
+            let joined = await boundedMap(missing.filter { !managers.contains($0.address) }, limit: fanOut) { node -> RemoteError? in
+                do { try await join(node, token: workerToken, leader: leaderAddress, facts: known[node.address]); return nil } catch {
+                    return Self.remoteError(error, node: node)
+                }
+            }
+            failures += joined.compactMap { $0 }
+        }
+        // Roles and labels, from the leader's view of the swarm.
+        let leaderFacts = try await self.facts(of: leader)
+        facts[leader.address] = leaderFacts
+        for node in desired.members where facts[node.address] != nil {
+            if let nodeFacts = try? await self.facts(of: node) { facts[node.address] = nodeFacts }
+        }
+        let nodesByID = Dictionary((leaderFacts.cluster?.nodes ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let managerAddresses = Set(desired.managers.map(\.address))
+        for node in desired.members {
+            guard let nodeID = facts[node.address]?.swarm?.nodeID, let swarmNode = nodesByID[nodeID] else { continue }
+            do {
+                let wantsManager = managerAddresses.contains(node.address)
+                if wantsManager && swarmNode.role != "manager" {
+                    try await shell.run("docker node promote \(nodeID)", on: leader, mutating: true)
+                } else if !wantsManager && swarmNode.role == "manager" && node.address != leader.address {
+                    try await shell.run("docker node demote \(nodeID)", on: leader, mutating: true)
+                }
+                var wanted = NodeLabel.labels(roles: node.roles)
+                wanted[NodeLabel.address] = node.address
+                let stale = swarmNode.labels.keys.filter { $0.hasPrefix("kryoform.") && wanted[$0] == nil }.sorted()
+                let changed = wanted.filter { swarmNode.labels[$0.key] != $0.value }.sorted { $0.key < $1.key }
+                if !stale.isEmpty || !changed.isEmpty {
+                    let arguments = changed.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" } + stale.map { "--label-rm \(shellQuote($0))" }
+                    try await shell.run("docker node update \(arguments.joined(separator: " ")) \(nodeID)", on: leader, mutating: true,
+                                        what: "labelling \(node.address)")
+                }
+            } catch {
+                failures.append(Self.remoteError(error, node: node))
+            }
+        }
+        // Nodes kryoform labelled once that the environment no longer has.
+        let wantedAddresses = Set(desired.members.map(\.address))
+        for swarmNode in leaderFacts.cluster?.nodes ?? [] {
+            guard let address = swarmNode.labels[NodeLabel.address], !wantedAddresses.contains(address) else { continue }
+            do {
+                if swarmNode.role == "manager" { try await shell.run("docker node demote \(swarmNode.id)", on: leader, mutating: true) }
+                try await shell.run("docker node rm --force \(swarmNode.id)", on: leader, mutating: true, what: "removing \(address) from the swarm")
+            } catch {
+                failures.append(Self.remoteError(error, node: leader))
+            }
+        }
+        try await ensureNetwork(on: leader)
+        guard failures.isEmpty else { throw Self.combined(failures) }
+        let final = try await self.facts(of: leader)
+        facts[leader.address] = final
+        guard let observed = Self.observe(facts) else {
+            throw RemoteError(host: leader.target.name, message: "the swarm is not visible after joining")
+        }
+        return observed
+    }
+
+    /// Facts of `node` with Docker running, installing it first where it is missing.
+    func readyDocker(on node: NodeEndpoint) async throws -> NodeFacts {
+        var nodeFacts = try await facts(of: node)
+        if case .missing = nodeFacts.docker {
+            try await DockerInstall.install(on: node, facts: nodeFacts, shell: shell)
+            nodeFacts = try await facts(of: node)
+        }
+        switch nodeFacts.docker {
+        case .running: return nodeFacts
+        case .missing:
+            throw RemoteError(host: node.target.name, message: "Docker is still missing after installing it")
+        case .unreachable(let said):
+            throw RemoteError(host: node.target.name, message: "the Docker engine does not answer \(node.target.user): \(NodeShell.excerpt(said))",
+                              fix: nodeFacts.isRoot ? "start the engine (systemctl start docker)"
+                                  : "add \(node.target.user) to the docker group (usermod -aG docker \(node.target.user)) or connect as root")
+        }
+    }
+
+    private func join(_ node: NodeEndpoint, token: String, leader: String, facts: NodeFacts?) async throws {
+        if let swarm = facts?.swarm, swarm.state != "inactive" {
+            // Half-joined (pending, error) or in another swarm that is gone: start over.
+            try await shell.run("docker swarm leave --force", on: node, mutating: true)
+        }
+        try await shell.run("docker swarm join --token \(shellQuote(token)) --advertise-addr \(shellQuote(node.advertiseAddress)) \(shellQuote(leader))",
+                            on: node, mutating: true, what: "docker swarm join")
+    }
+
+    /// Makes the environment's overlay network when it is missing. Two deploys may race to
+    /// make it: the loser finds it made.
+    public func ensureNetwork(on manager: NodeEndpoint) async throws {
+        let quoted = shellQuote(network)
+        let found = try await shell.output("docker network inspect --format '{{.Name}}' \(quoted)", on: manager, mutating: false)
+        guard found.exitStatus != 0 else { return }
+        try await shell.run("docker network create --driver overlay --attachable \(quoted) >/dev/null 2>&1 || docker network inspect \(quoted) >/dev/null",
+                            on: manager, mutating: true, what: "creating the overlay network \(network)")
+    }
+
+    /// Takes the nodes out of the swarm: workers first, then managers.
+    public func leave(_ nodes: [NodeEndpoint], managers: Set<String>) async throws {
+        var failures: [RemoteError] = []
+        for group in [nodes.filter { !managers.contains($0.address) }, nodes.filter { managers.contains($0.address) }] {
+            let results = await boundedMap(group, limit: fanOut) { node -> RemoteError? in
+                do {
+                    let nodeFacts = try await facts(of: node)
+                    guard let swarm = nodeFacts.swarm, swarm.state != "inactive" else { return nil }
+                    try await shell.run("docker swarm leave --force", on: node, mutating: true)
+                    return nil
+                } catch { return Self.remoteError(error, node: node) }
+            }
+            failures += results.compactMap { $0 }
+        }
+        guard failures.isEmpty else { throw Self.combined(failures) }
+    }
+
+    static func remoteError(_ error: Error, node: NodeEndpoint) -> RemoteError {
+        error as? RemoteError ?? RemoteError(host: node.target.name, message: String(describing: error))
+    }
+
+    static func combined(_ failures: [RemoteError]) -> RemoteError {
+        guard failures.count > 1 else { return failures.first ?? RemoteError(host: "swarm", message: "failed") }
+        return RemoteError(host: "", message: failures.map(\.description).joined(separator: "; "))
+    }
+}

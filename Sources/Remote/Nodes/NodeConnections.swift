@@ -1,0 +1,229 @@
+import Foundation
+
+/// A host kryoform configures: how to reach it over SSH, its roles, and the address it gives
+/// the swarm.
+public struct NodeEndpoint: Hashable, Sendable {
+    /// The node's resource address (`node.app.1`, or `node.<host>` for a static host).
+    public var address: String
+    public var target: SSHTarget
+    public var roles: [String]
+    /// The address other swarm members reach it on (a private address where there is one).
+    public var advertiseAddress: String
+
+    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil) {
+        self.address = address
+        self.target = target
+        self.roles = roles
+        self.advertiseAddress = advertiseAddress ?? target.host
+    }
+}
+
+/// A failure on one host, in words a user can act on: which host, what was run, what it said.
+public struct RemoteError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var message: String
+    public var fix: String?
+    /// The host's key did not match known_hosts (or is unknown under `strict`): never worked
+    /// around, never left out of a plan quietly.
+    public var isHostKeyRefusal: Bool
+
+    public init(host: String, message: String, fix: String? = nil, isHostKeyRefusal: Bool = false) {
+        self.host = host
+        self.message = message
+        self.fix = fix
+        self.isHostKeyRefusal = isHostKeyRefusal
+    }
+
+    public var description: String { (host.isEmpty ? "" : "\(host): ") + message + (fix.map { " (\($0))" } ?? "") }
+}
+
+/// One command as kryoform logs it: where, what, and whether it changes anything.
+public struct CommandRecord: Sendable {
+    public var host: String
+    /// The command's first line, without secrets (values go over stdin).
+    public var command: String
+    public var mutating: Bool
+}
+
+/// SSH sessions to the hosts of one run: opened on first use, a few per host so independent
+/// work on one host (stack deploys on a manager) runs side by side, each session used by one
+/// task at a time, all closed at the end. A host that could not be reached is not tried again
+/// in the same run.
+public actor NodeConnections {
+    public let settings: SSHSettings
+    public let sessionsPerHost: Int
+    private let log: @Sendable (CommandRecord) -> Void
+    private var idle: [SSHTarget: [SSHSession]] = [:]
+    private var open: [SSHTarget: Int] = [:]
+    private var waiters: [SSHTarget: [CheckedContinuation<Void, Never>]] = [:]
+    private var unreachable: [SSHTarget: Error] = [:]
+    private var all: [SSHSession] = []
+
+    public init(settings: SSHSettings, sessionsPerHost: Int = 4, log: @escaping @Sendable (CommandRecord) -> Void = { _ in }) {
+        self.settings = settings
+        self.sessionsPerHost = max(1, sessionsPerHost)
+        self.log = log
+    }
+
+    /// Runs `body` with a session to `target` that no other task uses meanwhile.
+    public func withSession<T: Sendable>(_ target: SSHTarget, _ body: @Sendable (SSHSession) async throws -> T) async throws -> T {
+        let session = try await checkOut(target)
+        do {
+            let result = try await body(session)
+            checkIn(session, target: target)
+            return result
+        } catch {
+            // A session that failed mid-command may be unusable: close it rather than reuse it.
+            discard(session, target: target)
+            throw error
+        }
+    }
+
+    private func checkOut(_ target: SSHTarget) async throws -> SSHSession {
+        while true {
+            if let error = unreachable[target] { throw error }
+            if let session = idle[target]?.popLast() { return session }
+            if open[target, default: 0] < sessionsPerHost {
+                open[target, default: 0] += 1
+                do {
+                    let session = try await SSHSession.connect(to: target, settings: settings)
+                    all.append(session)
+                    return session
+                } catch {
+                    open[target, default: 0] -= 1
+                    unreachable[target] = error
+                    wakeOne(target)
+                    throw error
+                }
+            }
+            await withCheckedContinuation { waiters[target, default: []].append($0) }
+        }
+    }
+
+    private func checkIn(_ session: SSHSession, target: SSHTarget) {
+        idle[target, default: []].append(session)
+        wakeOne(target)
+    }
+
+    private func discard(_ session: SSHSession, target: SSHTarget) {
+        open[target, default: 0] -= 1
+        all.removeAll { $0 === session }
+        Task { await session.close() }
+        wakeOne(target)
+    }
+
+    private func wakeOne(_ target: SSHTarget) {
+        if var queue = waiters[target], !queue.isEmpty {
+            queue.removeFirst().resume()
+            waiters[target] = queue
+        }
+    }
+
+    /// Closes every session.
+    public func closeAll() async {
+        let sessions = all
+        all = []
+        idle = [:]
+        open = [:]
+        for session in sessions { await session.close() }
+    }
+
+    nonisolated func record(_ record: CommandRecord) { log(record) }
+}
+
+/// Runs commands on nodes through `NodeConnections`, turning failures into `RemoteError`s that
+/// name the host.
+public struct NodeShell: Sendable {
+    public let connections: NodeConnections
+    public var commandTimeout: Duration
+
+    public init(connections: NodeConnections, commandTimeout: Duration = .seconds(600)) {
+        self.connections = connections
+        self.commandTimeout = commandTimeout
+    }
+
+    /// Runs `command`; a non-zero exit is an error carrying its stderr.
+    @discardableResult
+    public func run(_ command: String, on node: NodeEndpoint, stdin: Data? = nil, mutating: Bool, what: String? = nil,
+                    timeout: Duration? = nil) async throws -> String {
+        let output = try await output(command, on: node, stdin: stdin, mutating: mutating, what: what, timeout: timeout)
+        guard output.exitStatus == 0, output.exitSignal == nil else {
+            let said = Self.excerpt(output.stderrText.isEmpty ? output.stdoutText : output.stderrText)
+            let status = output.exitSignal.map { "was killed by signal \($0)" } ?? "exited with status \(output.exitStatus)"
+            throw RemoteError(host: node.target.name, message: "\(what ?? Self.firstWords(command)) \(status)" + (said.isEmpty ? "" : ": \(said)"))
+        }
+        return output.stdoutText
+    }
+
+    /// Runs `command` and returns what it said, whatever its exit status.
+    public func output(_ command: String, on node: NodeEndpoint, stdin: Data? = nil, mutating: Bool, what: String? = nil,
+                       timeout: Duration? = nil) async throws -> CommandOutput {
+        connections.record(CommandRecord(host: node.target.name, command: what ?? Self.firstLine(command), mutating: mutating))
+        let limit = timeout ?? commandTimeout
+        do {
+            return try await connections.withSession(node.target) { session in
+                try await session.run(command, stdin: stdin, timeout: limit)
+            }
+        } catch let error as SSHError {
+            throw RemoteError(host: node.target.name, message: error.message,
+                              isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
+        } catch let error as RemoteError {
+            throw error
+        } catch {
+            throw RemoteError(host: node.target.name, message: String(describing: error))
+        }
+    }
+
+    /// Writes `data` to `path` on the node (through a temporary name, then renamed).
+    public func upload(_ data: Data, to path: String, on node: NodeEndpoint, mode: Int32 = 0o644) async throws {
+        connections.record(CommandRecord(host: node.target.name, command: "upload \(path) (\(data.count) bytes)", mutating: true))
+        do {
+            try await connections.withSession(node.target) { session in
+                try await session.upload(data, to: path, mode: mode)
+            }
+        } catch let error as SSHError {
+            throw RemoteError(host: node.target.name, message: "uploading \(path): \(error.message)",
+                              isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
+        } catch {
+            throw RemoteError(host: node.target.name, message: "uploading \(path): \(error)")
+        }
+    }
+
+    static func firstLine(_ command: String) -> String {
+        String(command.split(separator: "\n", maxSplits: 1).first ?? "")
+    }
+
+    static func firstWords(_ command: String) -> String {
+        let words = firstLine(command).split(separator: " ").prefix(4).joined(separator: " ")
+        return "'\(words)'"
+    }
+
+    /// The last lines of what a command said, short enough for one error.
+    static func excerpt(_ text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return lines.suffix(3).joined(separator: " / ").prefix(600).description
+    }
+}
+
+/// Runs `body` for each element with at most `limit` at once; results in input order.
+public func boundedMap<Element: Sendable, Result: Sendable>(_ elements: [Element], limit: Int,
+                                                           _ body: @escaping @Sendable (Element) async -> Result) async -> [Result] {
+    await withTaskGroup(of: (Int, Result).self) { group in
+        var results = [Result?](repeating: nil, count: elements.count)
+        var next = 0
+        for _ in 0..<min(max(limit, 1), elements.count) {
+            let index = next
+            group.addTask { (index, await body(elements[index])) }
+            next += 1
+        }
+        for await (index, result) in group {
+            results[index] = result
+            if next < elements.count {
+                let index = next
+                group.addTask { (index, await body(elements[index])) }
+                next += 1
+            }
+        }
+        return results.compactMap { $0 }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Real test hosts made by `scripts/test-hosts`: network namespaces on a private bridge, each
+/// with its own sshd, user and (with `docker`) Docker engine. `down()` removes them.
+public struct TestHosts: Sendable {
+    public struct Host: Decodable, Sendable {
+        public var name: String
+        public var address: String
+        public var port: Int
+        public var user: String
+        public var dockerHost: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, address, port, user, dockerHost = "docker_host"
+        }
+    }
+
+    struct Inventory: Decodable {
+        var key: String
+        var hosts: [Host]
+    }
+
+    public var directory: URL
+    /// The client's private key, authorized on every host.
+    public var key: String
+    public var hosts: [Host]
+
+    /// This repository's root, found from this file.
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let script = packageRoot.appendingPathComponent("scripts/test-hosts")
+
+    /// Makes `count` hosts; `prefix` and `subnet` (`10.231.10`) keep concurrent harnesses apart.
+    public static func up(count: Int, docker: Bool, prefix: String, subnet: String) throws -> TestHosts {
+        let directory = URL(fileURLWithPath: "/tmp/kryoform-test-hosts-\(prefix)")
+        // A run killed earlier may have left its hosts: remove them first.
+        try LocalTool.run(script.path, ["down", "--dir", directory.path], check: false)
+        var arguments = ["up", "--dir", directory.path, "--count", String(count), "--prefix", prefix, "--subnet", subnet]
+        if docker { arguments.append("--docker") }
+        let run = try LocalTool.run(script.path, arguments, check: false)
+        guard run.status == 0 else {
+            throw FixtureError("scripts/test-hosts up failed (\(run.status)): \(run.stderr)")
+        }
+        let data = try Data(contentsOf: directory.appendingPathComponent("hosts.json"))
+        let inventory = try JSONDecoder().decode(Inventory.self, from: data)
+        return TestHosts(directory: directory, key: inventory.key, hosts: inventory.hosts)
+    }
+
+    public func down() {
+        _ = try? LocalTool.run(Self.script.path, ["down", "--dir", directory.path], check: false)
+    }
+
+    /// Runs the docker CLI against host `index`'s engine, through its socket (no network).
+    public func docker(_ index: Int, _ arguments: [String]) throws -> String {
+        guard let socket = hosts[index].dockerHost else { throw FixtureError("host \(index) has no Docker engine") }
+        return try LocalTool.run("/usr/bin/docker", ["-H", socket] + arguments).stdout
+    }
+}
