@@ -174,8 +174,9 @@ public struct NodeShell: Sendable {
         }
     }
 
-    /// Writes `data` to `path` on the node (through a temporary name, then renamed).
-    public func upload(_ data: Data, to path: String, on node: NodeEndpoint, mode: Int32 = 0o644) async throws {
+    /// Writes `data` to `path` on the node (through a temporary name, then renamed), with
+    /// `mode`, and owned by `owner` (`user` or `user:group`) when given.
+    public func upload(_ data: Data, to path: String, on node: NodeEndpoint, mode: Int32 = 0o644, owner: String? = nil) async throws {
         connections.record(CommandRecord(host: node.target.name, command: "upload \(path) (\(data.count) bytes)", mutating: true))
         do {
             try await connections.withSession(node.target) { session in
@@ -186,6 +187,9 @@ public struct NodeShell: Sendable {
                               isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
         } catch {
             throw RemoteError(host: node.target.name, message: "uploading \(path): \(error)")
+        }
+        if let owner {
+            try await run("chown \(shellQuote(owner)) \(shellQuote(path))", on: node, mutating: true, what: "giving \(path) to \(owner)")
         }
     }
 
