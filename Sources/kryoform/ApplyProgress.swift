@@ -84,7 +84,11 @@ enum InterruptHandling {
             source.setEventHandler {
                 if interruption.isRequested {
                     progress.emit("Interrupted again: exiting now. Actions in flight may be unrecorded; the next plan adopts them by their tags.".red)
-                    exit(130)
+                    // _exit, not exit: atexit handlers (OpenSSL's clean-up among them) would race
+                    // SSH sessions still working on other threads. State files are already
+                    // written whole (temporary file, then rename).
+                    fflush(nil)
+                    _exit(130)
                 }
                 interruption.request()
                 progress.emit("Interrupt received: no new actions will start; waiting for those in flight to finish and be saved (Ctrl-C again to exit at once).".yellow)
