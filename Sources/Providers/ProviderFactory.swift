@@ -37,7 +37,7 @@ public enum ProviderFactory {
             return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
         case .static:
             guard let nodes else { return (StaticProvider(), nil) }
-            let secrets = try nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables)
+            let secrets = nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables)
             let settings = try nodes.sshSettings(projectRoot: projectRoot, variables: variables)
             let shell = NodeShell(connections: NodeConnections(settings: settings, log: nodes.log))
             let operations = SwarmOperations(shell: shell, project: nodes.project.name, environment: environment.name)

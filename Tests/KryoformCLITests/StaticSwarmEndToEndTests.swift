@@ -94,19 +94,22 @@ struct StaticSwarmEndToEndTests {
         try handle.close()
         let silent = try LoopbackNetwork.silentListener()
         defer { close(silent.descriptor) }
-        let lab = try LabProject.make(hosts: hosts, extraHosts: [
+        var lab = try LabProject.make(hosts: hosts, extraHosts: [
             "{ name: ghost, address: \(hosts.hosts[0].address), port: 2222, roles: [application] }",
             "{ name: hung, address: 127.0.0.1, port: \(silent.port), user: nobody, roles: [application] }",
             "{ name: outsider, address: \(hosts.hosts[1].address), user: root, roles: [application] }",
             "{ name: nodocker, address: \(plain.hosts[0].address), user: \(plain.hosts[0].user), roles: [data] }",
         ])
-        defer { try? FileManager.default.removeItem(at: lab.root) }
+        let root = lab.root
+        defer { try? FileManager.default.removeItem(at: root) }
 
         // 1. Broken hosts: the plan leaves the unreachable ones out with a note; apply configures
         //    the good hosts and names each broken one with its reason.
         let brokenPlan = await lab.run(["plan", "-e", "lab"])
         #expect(brokenPlan.status == 0, "\(brokenPlan.stderr)")
-        #expect(brokenPlan.stdout.contains("ghost") && brokenPlan.stdout.contains("hung") && brokenPlan.stdout.contains("outsider"))
+        for host in ["ghost", "hung", "outsider"] {
+            #expect(brokenPlan.stdout.contains("note: \(host): ") && brokenPlan.stdout.contains("this plan leaves that host out"), "\(brokenPlan.stdout)")
+        }
         let broken = await lab.run(["apply", "-e", "lab", "--auto-approve"])
         #expect(broken.status == 1)
         let said = broken.stdout + broken.stderr
@@ -137,7 +140,7 @@ struct StaticSwarmEndToEndTests {
         #expect(managers.trimmingCharacters(in: .whitespacesAndNewlines) == management)
 
         // 3. Nothing changed: no-change plan, and apply runs no command that changes anything.
-        let before = try lab.updatedAt()
+        var before = try lab.updatedAt()
         let same = await lab.run(["plan", "-e", "lab", "--detailed-exitcode"])
         #expect(same.status == 0, "\(same.stdout)")
         let again = await lab.run(["apply", "-e", "lab", "--auto-approve", "--log-level", "debug"])
@@ -146,11 +149,42 @@ struct StaticSwarmEndToEndTests {
         #expect(!again.stderr.contains("(change)"), "a second apply sent a mutating command: \(again.stderr)")
         #expect(try lab.updatedAt() == before)
 
+        // 3b. A node takes another role: the swarm is updated in place (labels only), no node
+        //     leaves or joins again, and the agent (global on management) follows the label.
+        let nodeIDs = try hosts.docker(0, ["node", "ls", "--format", "{{.ID}}"])
+        try lab.edit("environments/lab.yaml") { $0 = $0.replacingOccurrences(of: "roles: [data] }", with: "roles: [data, management] }") }
+        let rolePlan = await lab.run(["plan", "-e", "lab", "--json"])
+        #expect(try Self.changedAddresses(rolePlan.stdout) == ["swarm"], "\(rolePlan.stdout)")
+        let relabel = await lab.run(["apply", "-e", "lab", "--auto-approve", "--log-level", "debug"])
+        #expect(relabel.status == 0, "\(relabel.stderr)")
+        #expect(!relabel.stderr.contains("docker swarm join") && !relabel.stderr.contains("docker swarm leave"), "\(relabel.stderr)")
+        #expect(try hosts.docker(0, ["node", "ls", "--format", "{{.ID}}"]) == nodeIDs, "the same nodes, none down")
+        #expect(try hosts.docker(0, ["node", "inspect", data, "--format", "{{index .Spec.Labels \"kryoform.role\"}}"])
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "data,management")
+        let settled = await lab.run(["plan", "-e", "lab", "--detailed-exitcode"])
+        #expect(settled.status == 0, "\(settled.stdout)")
+        try lab.edit("environments/lab.yaml") { $0 = $0.replacingOccurrences(of: "roles: [data, management] }", with: "roles: [data] }") }
+        #expect(await lab.run(["apply", "-e", "lab", "--auto-approve"]).status == 0)
+        let before3 = try lab.updatedAt()
+
+        // 3c. A rotated secret redeploys the stack that uses it (the plan says a value changed,
+        //     never which), and the old Docker secret goes.
+        let oldSecrets = try hosts.docker(0, ["secret", "ls", "--format", "{{.Name}}"])
+        lab.variables["LAB_API_TOKEN"] = "rotated-\(UUID().uuidString)"
+        let rotation = await lab.run(["plan", "-e", "lab", "--json"])
+        #expect(try Self.changedAddresses(rotation.stdout) == ["stack.api"], "\(rotation.stdout)")
+        #expect(rotation.stdout.contains("a value changed") && !rotation.stdout.contains(lab.variables["LAB_API_TOKEN"] ?? "?"))
+        #expect(await lab.run(["apply", "-e", "lab", "--auto-approve"]).status == 0)
+        let newSecrets = try hosts.docker(0, ["secret", "ls", "--format", "{{.Name}}"])
+        #expect(newSecrets.contains("api_api_token_") && newSecrets != oldSecrets, "\(oldSecrets) → \(newSecrets)")
+        #expect(try lab.updatedAt()["web_web"] == before3["web_web"])
+
         // 4. A new version of one stack redeploys that stack alone.
         try lab.edit("stacks/web.yaml") { $0 = $0.replacingOccurrences(of: "version: \"1\"", with: "version: \"2\"") }
         let versionPlan = await lab.run(["plan", "-e", "lab", "--json"])
         let changed = try Self.changedAddresses(versionPlan.stdout)
         #expect(changed == ["stack.web"], "\(versionPlan.stdout)")
+        before = try lab.updatedAt()
         let redeploy = await lab.run(["apply", "-e", "lab", "--auto-approve", "--log-level", "debug"])
         #expect(redeploy.status == 0, "\(redeploy.stderr)")
         #expect(try lab.services()["web_web"] == "2/2 kryoform/busybox:2")

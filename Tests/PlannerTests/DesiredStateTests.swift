@@ -24,7 +24,7 @@ struct DesiredStateTests {
         #expect(desired.resource("volume.main.1.pgdata")?.dependsOn == ["node.main.1"])
         #expect(desired.resource("stack.n8n")?.dependsOn.contains("stack.postgres") == true)
         #expect(desired.resource("stack.postgres")?.dependsOn == ["swarm", "volume.main.1.pgdata"])
-        #expect(desired.resource("swarm")?.attributes == ["managers": "node.main.1", "roles": "node.main.1=ai,application,data,management"])
+        #expect(desired.resource("swarm")?.attributes == ["managers": "node.main.1", "workers": "", "roles": "node.main.1=ai,application,data,management"])
         #expect(desired.resource("ssh_key")?.attributes["public_key"]?.hasPrefix("SHA256:") == true)
         #expect(desired.resource("stack.pytorch") == nil, "a library deploys nothing")
     }

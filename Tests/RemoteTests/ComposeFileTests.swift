@@ -77,6 +77,18 @@ struct ComposeFileTests {
         #expect(labels.contains("traefik.http.services.traefik-1.loadbalancer.server.port=8080"))
     }
 
+    @Test("a dollar sign reaches the service as written: docker stack deploy would substitute $VAR")
+    func dollarsAreEscaped() throws {
+        var stack = try LabSpecs.stack("web")
+        stack.command = ["sh", "-c", "echo $HOME ${X}"]
+        stack.environment = ["PASSWORD_HINT": "pa$word"]
+        let compose = try ComposeFile(LabSpecs.deployment(stack))
+        let document = try #require(try Yams.load(yaml: compose.text) as? [String: Any])
+        let service = try #require((document["services"] as? [String: Any])?["web"] as? [String: Any])
+        #expect(service["command"] as? [String] == ["sh", "-c", "echo $$HOME $${X}"])
+        #expect(service["environment"] as? [String] == ["PASSWORD_HINT=pa$$word"])
+    }
+
     @Test("a global stack has no replica count; a secret's Docker name changes with its value")
     func globalModeAndSecretNames() throws {
         let agent = try LabSpecs.stack("agent")
@@ -108,7 +120,7 @@ struct NodeFactsTests {
     {"ID":"n1","Spec":{"Labels":{"kryoform.node":"node.kfth1","kryoform.role":"management","kryoform.role.management":"true"},"Role":"manager","Availability":"active"},"Description":{"Hostname":"kfth1"},"Status":{"State":"ready","Addr":"10.231.0.2"}}
     {"ID":"n2","Spec":{"Labels":{},"Role":"worker","Availability":"active"},"Description":{"Hostname":"kfth2"},"Status":{"State":"ready","Addr":"10.231.0.3"}}
     @@services
-    {"Name":"web_web","Labels":{"kryoform.stack":"web","kryoform.compose-hash":"abc","kryoform.attributes":"\(ComposeFile.encodeAttributes(["image": "kryoform/busybox:1", "replicas": "2", "mode": "replicated"]))"},"TaskTemplate":{"ContainerSpec":{"Image":"kryoform/busybox:1@sha256:0123"}},"Mode":{"Replicated":{"Replicas":3}}}
+    {"ID":"s1","Spec":{"Name":"web_web","Labels":{"kryoform.stack":"web","kryoform.compose-hash":"abc","kryoform.attributes":"\(ComposeFile.encodeAttributes(["image": "kryoform/busybox:1", "replicas": "2", "mode": "replicated"]))"},"TaskTemplate":{"ContainerSpec":{"Image":"kryoform/busybox:1@sha256:0123","Secrets":[{"File":{"Name":"token"},"SecretID":"x","SecretName":"web_token_0123456789ab"}]}},"Mode":{"Replicated":{"Replicas":3}}},"UpdateStatus":{"State":"rollback_completed","Message":"update rolled back due to failure"}}
     @@replicas
     web_web 1/3
     @@end
@@ -126,6 +138,8 @@ struct NodeFactsTests {
         #expect(cluster.nodes[0].labels["kryoform.role"] == "management")
         let web = try #require(cluster.stacks["web"]?.first)
         #expect(web.image == "kryoform/busybox:1" && web.replicas == 3 && web.running == 1)
+        #expect(web.secretNames == ["web_token_0123456789ab"])
+        #expect(web.updateState == "rollback_completed" && web.updateMessage == "update rolled back due to failure")
         // Docker's own replica count wins over the recorded one: scaling by hand shows as drift.
         let stack = DeployedStack.from(name: "web", services: [web])
         #expect(stack.attributes["replicas"] == "3")

@@ -128,11 +128,11 @@ public struct DesiredStateBuilder {
         let candidates = pool.isEmpty ? members.map(\.address) : pool
         let managers = Array(candidates.prefix(candidates.count >= 3 ? 3 : 1))
         let workers = members.map(\.address).filter { !managers.contains($0) }
-        var attributes: Attributes = [
+        let attributes: Attributes = [
             "managers": managers.sorted().map(\.rawValue).joined(separator: ","),
+            "workers": workers.sorted().map(\.rawValue).joined(separator: ","),
             "roles": members.sorted { $0.address < $1.address }.map { "\($0.address)=\($0.roles.sorted().joined(separator: ","))" }.joined(separator: " "),
         ]
-        if !workers.isEmpty { attributes["workers"] = workers.sorted().map(\.rawValue).joined(separator: ",") }
         return DesiredResource(address: .swarm, kind: .swarm, attributes: attributes, dependsOn: dependsOn)
     }
 

@@ -51,30 +51,28 @@ public struct NodeAccess: Sendable {
                            connectTimeout: .milliseconds(ssh.connectTimeout.milliseconds))
     }
 
-    /// A function giving each secret's value, and the secrets of the stacks that cannot be read
-    /// (checked before anything runs, so a missing secret fails the plan, not half an apply).
-    public func secrets(environment: Environment, projectRoot: URL, variables: [String: String]) throws -> @Sendable (String) throws -> Data {
+    /// A function giving each secret's value. A secret with no value fails the deploy of the
+    /// stacks that need it, naming where the value should be; plan, drift and destroy do not
+    /// need secrets, so they work without them.
+    public func secrets(environment: Environment, projectRoot: URL, variables: [String: String]) -> @Sendable (String) throws -> Data {
         var values: [String: Data] = [:]
-        var missing: [String] = []
+        var missing: [String: String] = [:]
         for stack in stacks where stack.deploysSomething {
-            for secret in stack.secrets where values[secret] == nil {
+            for secret in stack.secrets where values[secret] == nil && missing[secret] == nil {
                 let reference = environment.reference(forSecret: secret)
-                if let value = try Self.secret(reference, root: projectRoot, variables: variables, what: "secret \(secret)") {
+                if let value = try? Self.secret(reference, root: projectRoot, variables: variables, what: "secret \(secret)") {
                     values[secret] = value
                 } else {
-                    missing.append("\(secret) (stack \(stack.name), \(reference))")
+                    missing[secret] = reference.description
                 }
             }
         }
-        guard missing.isEmpty else {
-            throw ProviderError(.invalidRequest, "environment \(environment.name): \(missing.count == 1 ? "a secret has" : "\(missing.count) secrets have") no value: "
-                                + missing.sorted().joined(separator: ", "),
-                                fix: "set the variables (or write the files) they name, or map them under secrets: in environments/\(environment.name).yaml")
-        }
-        let found = values
-        return { name in
-            guard let value = found[name] else { throw ProviderError(.invalidRequest, "secret \(name) has no value") }
-            return value
+        let found = values, unset = missing, name = environment.name
+        return { secret in
+            if let value = found[secret] { return value }
+            let source = unset[secret] ?? "nothing"
+            throw ProviderError(.invalidRequest, "secret \(secret) has no value: it comes from \(source), which is not set",
+                                fix: "set it (or map the secret under secrets: in environments/\(name).yaml), then apply again")
         }
     }
 

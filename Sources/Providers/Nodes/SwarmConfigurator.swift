@@ -54,18 +54,18 @@ public struct SwarmConfigurator: ResourceDriver {
         notes.set(failures.map { "\($0.description): this plan leaves that host out; apply fails for it until it answers" })
         var observed: [ObservedResource] = []
         guard let swarm = SwarmOperations.observe(facts) else { return observed }
-        var attributes: Attributes = ["managers": swarm.managers.joined(separator: ",")]
-        if !swarm.workers.isEmpty { attributes["workers"] = swarm.workers.joined(separator: ",") }
-        let roles = swarm.roles.sorted { ResourceAddress($0.key) < ResourceAddress($1.key) }.map { "\($0.key)=\($0.value.joined(separator: ","))" }
-        if !roles.isEmpty { attributes["roles"] = roles.joined(separator: " ") }
-        observed.append(ObservedResource(address: .swarm, kind: .swarm, providerID: swarm.clusterID, attributes: attributes,
-                                         details: ["nodes": String(swarm.nodeIDs.count)]))
+        observed.append(Self.observed(swarm))
         let cluster = facts.values.compactMap(\.cluster).first
         for (name, services) in (cluster?.stacks ?? [:]).sorted(by: { $0.key < $1.key }) {
             let stack = DeployedStack.from(name: name, services: services)
+            var attributes = stack.attributes
+            if let secrets = attributes["secrets"], secretsChanged(stack: name, services: services) {
+                // The plan holds no secret material, hashed or not: only that a value changed.
+                attributes["secrets"] = secrets + " (a value changed)"
+            }
             var details = ["tasks": stack.tasks]
             if let hash = stack.composeHash { details["compose_hash"] = String(hash.prefix(12)) }
-            observed.append(ObservedResource(address: .stack(name), kind: .stack, providerID: name, attributes: stack.attributes, details: details))
+            observed.append(ObservedResource(address: .stack(name), kind: .stack, providerID: name, attributes: attributes, details: details))
         }
         return observed
     }
@@ -123,12 +123,7 @@ public struct SwarmConfigurator: ResourceDriver {
                 }
             }
             let swarm = try await operations.converge(DesiredSwarm(managers: try endpoints("managers"), workers: try endpoints("workers")))
-            var attributes: Attributes = ["managers": swarm.managers.joined(separator: ",")]
-            if !swarm.workers.isEmpty { attributes["workers"] = swarm.workers.joined(separator: ",") }
-            let roles = swarm.roles.sorted { ResourceAddress($0.key) < ResourceAddress($1.key) }.map { "\($0.key)=\($0.value.joined(separator: ","))" }
-            if !roles.isEmpty { attributes["roles"] = roles.joined(separator: " ") }
-            return ObservedResource(address: .swarm, kind: .swarm, providerID: swarm.clusterID, attributes: attributes,
-                                    details: ["nodes": String(swarm.nodeIDs.count)])
+            return Self.observed(swarm)
         case .stack:
             let name = request.address.segments.dropFirst().joined(separator: ".")
             guard let stack = stacks[name] else {
@@ -153,9 +148,34 @@ public struct SwarmConfigurator: ResourceDriver {
         }
     }
 
+    /// Whether the stack's services use other Docker secrets than today's values make: a secret
+    /// was rotated since the last deploy. Secrets whose value cannot be read now are not compared.
+    func secretsChanged(stack name: String, services: [DeployedService]) -> Bool {
+        guard let stack = stacks[name], !stack.secrets.isEmpty,
+              let service = services.first(where: { $0.name == "\(name)_\(name)" }) ?? services.first else { return false }
+        var expected: [String] = []
+        for secret in stack.secrets {
+            guard let value = try? secretValue(secret) else { return false }
+            expected.append(StackDeployment.secretName(stack: name, secret: secret, value: value))
+        }
+        return expected.sorted() != service.secretNames
+    }
+
     /// Management nodes first: where a manager is most likely found.
     static func managersFirst(_ nodes: [NodeEndpoint]) -> [NodeEndpoint] {
         nodes.filter { $0.roles.contains("management") } + nodes.filter { !$0.roles.contains("management") }
+    }
+
+    /// The swarm resource as read back: members in address order, every attribute present
+    /// (an empty list too), so a member gone outside kryoform shows as a change.
+    static func observed(_ swarm: ObservedSwarm) -> ObservedResource {
+        func sorted(_ addresses: [String]) -> [String] { addresses.sorted { ResourceAddress($0) < ResourceAddress($1) } }
+        let roles = sorted(Array(swarm.roles.keys)).map { "\($0)=\((swarm.roles[$0] ?? []).joined(separator: ","))" }
+        return ObservedResource(address: .swarm, kind: .swarm, providerID: swarm.clusterID, attributes: [
+            "managers": sorted(swarm.managers).joined(separator: ","),
+            "workers": sorted(swarm.workers).joined(separator: ","),
+            "roles": roles.joined(separator: " "),
+        ], details: ["nodes": String(swarm.nodeIDs.count)])
     }
 
     static func list(_ text: String?) -> [String] {

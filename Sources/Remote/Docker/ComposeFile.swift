@@ -76,10 +76,10 @@ public struct ComposeFile: Hashable, Sendable {
     public var hash: String
 
     public init(_ deployment: StackDeployment) throws {
-        var document = Self.document(deployment, composeHash: nil)
+        var document = Self.escaped(Self.document(deployment, composeHash: nil))
         let unlabelled = try Yams.dump(object: document, width: -1, sortKeys: true)
         let hash = SHA256.hash(data: Data(unlabelled.utf8)).map { String(format: "%02x", $0) }.joined()
-        document = Self.document(deployment, composeHash: hash)
+        document = Self.escaped(Self.document(deployment, composeHash: hash))
         self.text = "# Written by kryoform for stack \(deployment.stack.name) of \(deployment.project)/\(deployment.environment); "
             + "kryoform apply rewrites it.\n" + (try Yams.dump(object: document, width: -1, sortKeys: true))
         self.hash = hash
@@ -166,6 +166,21 @@ public struct ComposeFile: Hashable, Sendable {
             }
         }
         return labels
+    }
+
+    /// Every string value with `$` written `$$`: `docker stack deploy` substitutes `$VAR` from the
+    /// deploying user's environment, and a command or value must reach the service as written.
+    static func escaped(_ value: [String: Any]) -> [String: Any] {
+        value.mapValues(escapedValue)
+    }
+
+    static func escapedValue(_ value: Any) -> Any {
+        switch value {
+        case let text as String: return text.replacingOccurrences(of: "$", with: "$$")
+        case let list as [Any]: return list.map(escapedValue)
+        case let map as [String: Any]: return escaped(map)
+        default: return value
+        }
     }
 
     /// `cpus` and `memory` as Compose writes them; nil when nothing is set.

@@ -127,7 +127,32 @@ public struct DeployedService: Hashable, Sendable {
     /// Tasks running now, from `docker service ls` (`2/3` → 2).
     public var running: Int?
 
+    /// The Docker secrets its tasks get.
+    public var secretNames: [String] = []
+    /// The last rolling update's state (`updating`, `completed`, `rollback_completed`, ...) and
+    /// message; nil for a service never updated.
+    public var updateState: String?
+    public var updateMessage: String?
+
     public var stack: String? { labels[ServiceLabel.stack] }
+
+    public init(name: String, labels: [String: String], image: String, replicas: Int?, running: Int?) {
+        self.name = name
+        self.labels = labels
+        self.image = image
+        self.replicas = replicas
+        self.running = running
+    }
+
+    /// `docker service inspect` of one service.
+    struct Inspection: Decodable {
+        var Spec: Spec
+        var UpdateStatus: UpdateStatus?
+        struct UpdateStatus: Decodable {
+            var State: String?
+            var Message: String?
+        }
+    }
 
     struct Spec: Decodable {
         var Name: String
@@ -135,7 +160,11 @@ public struct DeployedService: Hashable, Sendable {
         var TaskTemplate: TaskTemplate?
         var Mode: Mode?
         struct TaskTemplate: Decodable { var ContainerSpec: ContainerSpec? }
-        struct ContainerSpec: Decodable { var Image: String? }
+        struct ContainerSpec: Decodable {
+            var Image: String?
+            var Secrets: [SecretReference]?
+        }
+        struct SecretReference: Decodable { var SecretName: String? }
         struct Mode: Decodable { var Replicated: Replicated? }
         struct Replicated: Decodable { var Replicas: Int? }
     }
@@ -156,7 +185,7 @@ public enum NodeFactsScript {
         echo "@@swarm"; docker info --format '{{json .Swarm}}' 2>/dev/null
         if [ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = "true" ]; then
           echo "@@nodes"; docker node ls -q | xargs -r docker node inspect --format '{{json .}}'
-          echo "@@services"; docker service ls -q \(filter) | xargs -r docker service inspect --format '{{json .Spec}}'
+          echo "@@services"; docker service ls -q \(filter) | xargs -r docker service inspect --format '{{json .}}'
           echo "@@replicas"; docker service ls \(filter) --format '{{.Name}} {{.Replicas}}'
         fi
         echo "@@end"
@@ -204,10 +233,15 @@ public enum NodeFactsScript {
             running[String(fields[0])] = count
         }
         let services = (sections["services"] ?? []).filter { !$0.isEmpty }.compactMap { line -> DeployedService? in
-            guard let spec = try? decoder.decode(DeployedService.Spec.self, from: Data(line.utf8)) else { return nil }
-            let image = spec.TaskTemplate?.ContainerSpec?.Image ?? ""
-            return DeployedService(name: spec.Name, labels: spec.Labels ?? [:], image: String(image.split(separator: "@").first ?? ""),
-                                   replicas: spec.Mode?.Replicated?.Replicas, running: running[spec.Name])
+            guard let inspection = try? decoder.decode(DeployedService.Inspection.self, from: Data(line.utf8)) else { return nil }
+            let spec = inspection.Spec
+            let container = spec.TaskTemplate?.ContainerSpec
+            var service = DeployedService(name: spec.Name, labels: spec.Labels ?? [:], image: String((container?.Image ?? "").split(separator: "@").first ?? ""),
+                                          replicas: spec.Mode?.Replicated?.Replicas, running: running[spec.Name])
+            service.secretNames = (container?.Secrets ?? []).compactMap(\.SecretName).sorted()
+            service.updateState = inspection.UpdateStatus?.State
+            service.updateMessage = inspection.UpdateStatus?.Message
+            return service
         }
         facts.cluster = ClusterFacts(nodes: nodes, services: services)
         return facts

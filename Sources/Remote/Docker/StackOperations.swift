@@ -50,7 +50,7 @@ extension SwarmOperations {
         try await shell.upload(Data(compose.text.utf8), to: path, on: manager, mode: 0o600)
         try await shell.run("docker stack deploy --prune --resolve-image never -c \(shellQuote(path)) \(shellQuote(name))", on: manager, mutating: true,
                             what: "docker stack deploy \(name)")
-        let deployed = try await waitUntilRunning(name, on: manager, limit: waitLimit)
+        let deployed = try await waitUntilRunning(name, composeHash: compose.hash, on: manager, limit: waitLimit)
         // Secrets of earlier values that no service uses any more; Docker refuses to remove one in use.
         try await shell.run(
             "docker secret ls --format '{{.Name}}' | grep -E '^\(name)_.+_[0-9a-f]{12}$' | grep -v -x -F \(deployment.secretNames.values.sorted().map { "-e \(shellQuote($0))" }.joined(separator: " ")) -e '' | xargs -r docker secret rm >/dev/null 2>&1; true",
@@ -58,17 +58,24 @@ extension SwarmOperations {
         return deployed
     }
 
-    /// Polls the stack's services until each runs its wanted tasks; fails with the tasks' errors
-    /// when `limit` passes first.
-    func waitUntilRunning(_ name: String, on manager: NodeEndpoint, limit: Duration) async throws -> DeployedStack {
+    /// Polls the stack's services until each carries the new spec (`composeHash`), has finished
+    /// its rolling update and runs its wanted tasks; fails at once when Docker rolled the update
+    /// back, and with the tasks' errors when `limit` passes first.
+    func waitUntilRunning(_ name: String, composeHash: String, on manager: NodeEndpoint, limit: Duration) async throws -> DeployedStack {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         while true {
             let facts = try await self.facts(of: manager)
             let services = facts.cluster?.stacks[name] ?? []
             let stack = DeployedStack.from(name: name, services: services)
+            if let failed = services.first(where: { ["rollback_completed", "rollback_paused", "paused"].contains($0.updateState ?? "") }) {
+                throw RemoteError(host: manager.target.name,
+                                  message: "stack \(name): Docker stopped the update of \(failed.name) (\(failed.updateState ?? "")): \(failed.updateMessage ?? "no message")",
+                                  fix: "see docker service ps \(failed.name) on the manager; apply again once it is fixed")
+            }
             let settled = !services.isEmpty && services.allSatisfy { service in
-                guard let running = service.running else { return false }
+                guard let running = service.running, service.labels[ServiceLabel.composeHash] == composeHash,
+                      service.updateState == nil || service.updateState == "completed" else { return false }
                 return service.replicas.map { running == $0 } ?? (running > 0)
             }
             if settled { return stack }
@@ -87,6 +94,10 @@ extension SwarmOperations {
 
     /// Removes a stack, waits until its services are gone, then removes its secrets.
     public func remove(stack name: String, on manager: NodeEndpoint, waitLimit: Duration = .seconds(120)) async throws {
+        // The name comes back from a service label; it goes into commands only if it is a stack name.
+        guard !name.isEmpty, name.allSatisfy({ ($0.isLetter && $0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "-" }) else {
+            throw RemoteError(host: manager.target.name, message: "'\(name)' is not a stack name kryoform makes; remove it by hand with docker stack rm")
+        }
         try await shell.run("docker stack rm \(shellQuote(name))", on: manager, mutating: true, what: "docker stack rm \(name)")
         let clock = ContinuousClock()
         let deadline = clock.now + waitLimit

@@ -54,8 +54,9 @@ public struct SwarmOperations: Sendable {
 
     /// One node's facts, in one round trip.
     public func facts(of node: NodeEndpoint) async throws -> NodeFacts {
+        // A Docker engine that hangs must not hang the plan: facts get a minute.
         let output = try await shell.run(NodeFactsScript.script(project: project, environment: environment), on: node, mutating: false,
-                                         what: "reading the node's facts")
+                                         what: "reading the node's facts", timeout: .seconds(60))
         do { return try NodeFactsScript.parse(output) } catch let error as FactsError {
             throw RemoteError(host: node.target.name, message: error.message)
         }
@@ -87,8 +88,11 @@ public struct SwarmOperations: Sendable {
         var observed = ObservedSwarm(clusterID: clusterID, managers: [], workers: [], roles: [:], nodeIDs: [:])
         let addressesByNodeID = Dictionary(facts.compactMap { entry in entry.value.swarm.map { ($0.nodeID, entry.key) } },
                                            uniquingKeysWith: { first, _ in first })
-        for node in cluster.nodes {
-            guard let address = node.labels[NodeLabel.address] ?? addressesByNodeID[node.id] else { continue }
+        // A node that left and joined again has an old entry, down, under the same address:
+        // the live one counts.
+        var seen: Set<String> = []
+        for node in cluster.nodes.sorted(by: { ($0.state == "down" ? 1 : 0) < ($1.state == "down" ? 1 : 0) }) {
+            guard let address = node.labels[NodeLabel.address] ?? addressesByNodeID[node.id], seen.insert(address).inserted else { continue }
             observed.nodeIDs[address] = node.id
             if node.role == "manager" { observed.managers.append(address) } else { observed.workers.append(address) }
             if let roles = node.labels[NodeLabel.roles] {
@@ -124,38 +128,51 @@ public struct SwarmOperations: Sendable {
             case .failure(let error): failures.append(error)
             }
         }
-        let clusters = Set(facts.values.compactMap { $0.swarm?.isActive == true ? $0.swarm?.clusterID : nil })
-        guard clusters.count <= 1 else {
-            let list = facts.filter { $0.value.swarm?.isActive == true }.map { "\($0.key) in \($0.value.swarm?.clusterID?.prefix(12) ?? "?")" }.sorted()
-            throw RemoteError(host: "swarm", message: "the nodes are in different swarms (\(list.joined(separator: ", "))); kryoform does not break up a swarm",
-                              fix: "run docker swarm leave --force on the nodes that should not be in their swarm, then apply again")
+        // Only managers report the cluster id: the swarm is the one the active managers are in.
+        let managerClusters = Set(facts.values.compactMap { $0.swarm?.isActive == true && $0.swarm?.isManager == true ? $0.swarm?.clusterID : nil })
+        guard managerClusters.count <= 1 else {
+            let list = facts.filter { $0.value.swarm?.isManager == true }.map { "\($0.key) in \($0.value.swarm?.clusterID?.prefix(12) ?? "?")" }.sorted()
+            throw Self.combined(failures + [RemoteError(host: "swarm", message: "the managers are in different swarms (\(list.joined(separator: ", "))); kryoform does not break up a swarm",
+                                                        fix: "run docker swarm leave --force on the nodes that should not be in their swarm, then apply again")])
         }
-        // The node that leads: an existing manager of the swarm, or the first manager, initialised.
+        // The node that leads: an existing manager of the swarm, or the first reachable desired
+        // manager, initialised.
         var leader: NodeEndpoint
-        if let existing = desired.members.first(where: { facts[$0.address]?.swarm?.isManager == true && facts[$0.address]?.swarm?.isActive == true }) {
+        let preferred = desired.managers + desired.workers
+        if let existing = preferred.first(where: { facts[$0.address]?.swarm?.isManager == true && facts[$0.address]?.swarm?.isActive == true }) {
             leader = existing
-        } else if clusters.isEmpty {
-            guard facts[first.address] != nil else { throw Self.combined(failures) }
-            try await shell.run("docker swarm init --advertise-addr \(shellQuote(first.advertiseAddress))", on: first, mutating: true,
+        } else if let candidate = desired.managers.first(where: { facts[$0.address]?.swarm?.isActive == false }) {
+            try await shell.run("docker swarm init --advertise-addr \(shellQuote(candidate.advertiseAddress))", on: candidate, mutating: true,
                                 what: "docker swarm init")
-            leader = first
-            facts[first.address] = try await self.facts(of: first)
+            leader = candidate
         } else {
-            throw Self.combined(failures + [RemoteError(host: "swarm", message: "no reachable node manages the existing swarm",
+            throw Self.combined(failures + [RemoteError(host: "swarm", message: "no reachable manager to lead the swarm (the first is \(first.address))",
                                                         fix: "make a manager reachable, or run docker swarm leave --force on the members")])
         }
+        var leaderFacts = try await self.facts(of: leader)
+        facts[leader.address] = leaderFacts
         let leaderAddress = "\(leader.advertiseAddress):2377"
-        // Joins: managers one at a time (Raft takes members in turn), then workers together.
-        let clusterID = facts[leader.address]?.swarm?.clusterID
-        let missing = desired.members.filter { node in
-            guard let nodeFacts = facts[node.address] else { return false }
-            return !(nodeFacts.swarm?.isActive == true && nodeFacts.swarm?.clusterID == clusterID)
+        // Membership by node id: a node is in when the leader lists its id. An active node the
+        // leader does not list is in another swarm, and is left alone.
+        let listed = Set((leaderFacts.cluster?.nodes ?? []).map(\.id))
+        var missing: [NodeEndpoint] = []
+        for node in desired.members {
+            guard let swarm = facts[node.address]?.swarm else { continue }
+            if swarm.isActive {
+                if !listed.contains(swarm.nodeID) {
+                    failures.append(RemoteError(host: node.target.name, message: "is in another swarm (node \(swarm.nodeID.prefix(12))); kryoform does not take a node out of a swarm it did not make",
+                                                fix: "run docker swarm leave --force on it if it should join this one"))
+                }
+            } else {
+                missing.append(node)
+            }
         }
         if !missing.isEmpty {
             let managerToken = try await shell.run("docker swarm join-token -q manager", on: leader, mutating: false).trimmingCharacters(in: .whitespacesAndNewlines)
             let workerToken = try await shell.run("docker swarm join-token -q worker", on: leader, mutating: false).trimmingCharacters(in: .whitespacesAndNewlines)
             let managers = Set(desired.managers.map(\.address))
             let known = facts
+            // Managers one at a time (Raft takes members in turn), then workers together.
             for node in missing where managers.contains(node.address) {
                 do { try await join(node, token: managerToken, leader: leaderAddress, facts: facts[node.address]) } catch {
                     failures.append(Self.remoteError(error, node: node))
@@ -167,13 +184,13 @@ public struct SwarmOperations: Sendable {
                 }
             }
             failures += joined.compactMap { $0 }
+            for node in missing where !failures.contains(where: { $0.host == node.target.name }) {
+                if let nodeFacts = try? await self.facts(of: node) { facts[node.address] = nodeFacts }
+            }
+            leaderFacts = try await self.facts(of: leader)
+            facts[leader.address] = leaderFacts
         }
         // Roles and labels, from the leader's view of the swarm.
-        let leaderFacts = try await self.facts(of: leader)
-        facts[leader.address] = leaderFacts
-        for node in desired.members where facts[node.address] != nil {
-            if let nodeFacts = try? await self.facts(of: node) { facts[node.address] = nodeFacts }
-        }
         let nodesByID = Dictionary((leaderFacts.cluster?.nodes ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let managerAddresses = Set(desired.managers.map(\.address))
         for node in desired.members {
@@ -198,10 +215,14 @@ public struct SwarmOperations: Sendable {
                 failures.append(Self.remoteError(error, node: node))
             }
         }
-        // Nodes kryoform labelled once that the environment no longer has.
+        // Nodes kryoform labelled once that the environment no longer has, and old entries of a
+        // node that left and joined again (down, under the same address label).
         let wantedAddresses = Set(desired.members.map(\.address))
+        let currentIDs = Set(desired.members.compactMap { facts[$0.address]?.swarm?.nodeID })
         for swarmNode in leaderFacts.cluster?.nodes ?? [] {
-            guard let address = swarmNode.labels[NodeLabel.address], !wantedAddresses.contains(address) else { continue }
+            guard let address = swarmNode.labels[NodeLabel.address] else { continue }
+            let stale = !wantedAddresses.contains(address) || (!currentIDs.contains(swarmNode.id) && swarmNode.state == "down")
+            guard stale, swarmNode.id != facts[leader.address]?.swarm?.nodeID else { continue }
             do {
                 if swarmNode.role == "manager" { try await shell.run("docker node demote \(swarmNode.id)", on: leader, mutating: true) }
                 try await shell.run("docker node rm --force \(swarmNode.id)", on: leader, mutating: true, what: "removing \(address) from the swarm")
@@ -242,8 +263,10 @@ public struct SwarmOperations: Sendable {
             // Half-joined (pending, error) or in another swarm that is gone: start over.
             try await shell.run("docker swarm leave --force", on: node, mutating: true)
         }
-        try await shell.run("docker swarm join --token \(shellQuote(token)) --advertise-addr \(shellQuote(node.advertiseAddress)) \(shellQuote(leader))",
-                            on: node, mutating: true, what: "docker swarm join")
+        // The token goes over stdin, so it is in no SSH request, log or shell history; docker's
+        // own argument list still holds it while the join runs (the CLI takes it no other way).
+        try await shell.run("docker swarm join --token \"$(cat)\" --advertise-addr \(shellQuote(node.advertiseAddress)) \(shellQuote(leader))",
+                            on: node, stdin: Data(token.utf8), mutating: true, what: "docker swarm join")
     }
 
     /// Makes the environment's overlay network when it is missing. Two deploys may race to

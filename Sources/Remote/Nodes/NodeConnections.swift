@@ -92,7 +92,8 @@ public actor NodeConnections {
                 } catch {
                     open[target, default: 0] -= 1
                     unreachable[target] = error
-                    wakeOne(target)
+                    // Everyone waiting for this host gets the same answer now.
+                    for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
                     throw error
                 }
             }
