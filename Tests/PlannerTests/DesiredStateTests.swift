@@ -39,6 +39,48 @@ struct DesiredStateTests {
     }
 }
 
+@Suite("Desired state of existing hosts (the static provider)")
+struct StaticDesiredStateTests {
+    func desired(hosts: String) throws -> DesiredState {
+        let texts = [
+            "kryoform.yaml": "project: lab\n",
+            "stacks/web.yaml": "stack: web\nkind: service\nlayer: application\nrole: application\nimage: kryoform/busybox\nversion: \"1\"\nreplicas: 2\n",
+            "environments/lab.yaml": "environment: lab\nprovider:\n  name: static\n  hosts:\n\(hosts)stacks: all\n",
+        ]
+        let specs = SpecLoader(fileSystem: InMemoryFileSystem(texts: texts)).load()
+        let environment = try #require(specs.environment(named: "lab"))
+        let catalog = Catalog(provider: "static", regions: [CatalogRegion(slug: "static", name: "existing hosts")], sizes: [],
+                              defaultImage: "", images: [], volumePricePerGiB: 0, defaultRegion: "static")
+        return try DesiredStateBuilder(project: "lab", environment: environment, stacks: specs.stacks(in: environment),
+                                       catalog: catalog, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd5 test").build().get()
+    }
+
+    @Test("the hosts are the swarm's members by name; nothing is made at a provider")
+    func hostsAreMembers() throws {
+        let desired = try desired(hosts: """
+              - { name: m1, address: 10.0.0.1, roles: [management] }
+              - { name: a1, address: 10.0.0.2, roles: [application] }
+              - { name: d1, address: 10.0.0.3, roles: [data, application] }
+
+        """)
+        #expect(desired.resources.map(\.address.rawValue) == ["swarm", "stack.web"])
+        #expect(desired.resource("swarm")?.attributes == [
+            "managers": "node.m1", "workers": "node.a1,node.d1", "roles": "node.a1=application node.d1=application,data node.m1=management",
+        ])
+        #expect(desired.resource("swarm")?.dependsOn == [])
+        #expect(desired.resource("stack.web")?.dependsOn == ["swarm"])
+    }
+
+    @Test("three management hosts make three managers; none makes the first host the manager")
+    func managerCount() throws {
+        let three = try desired(hosts: (1...4).map { "    - { name: m\($0), address: 10.0.0.\($0), roles: [management, application] }\n" }.joined())
+        #expect(three.resource("swarm")?.attributes["managers"] == "node.m1,node.m2,node.m3")
+        #expect(three.resource("swarm")?.attributes["workers"] == "node.m4")
+        let none = try desired(hosts: "    - { name: b, address: 10.0.0.2, roles: [application] }\n    - { name: a, address: 10.0.0.1, roles: [application] }\n")
+        #expect(none.resource("swarm")?.attributes["managers"] == "node.b")
+    }
+}
+
 /// The sandbox's sizes, copied here so Planner tests need no provider: enough to resolve the shipped environments.
 let testCatalogLarge = Catalog(
     provider: "test", regions: ["nyc3", "nyc2", "tor1"].map { CatalogRegion(slug: $0, name: $0) },
