@@ -5,10 +5,16 @@ import Spec
 //
 //   swift run -c release kryoform-bench [PROJECT_DIR] [ITERATIONS]
 //   swift run -c release kryoform-bench digitalocean [LATENCY_MS]   (see DigitalOceanBench.swift)
+//   swift run -c release kryoform-bench ssh --hosts HOSTS_JSON --files FOLDER   (see SSHBench.swift)
 //
 // Loads and validates the whole project from disk ITERATIONS times (default 50; PROJECT_DIR
 // defaults to the current folder) and prints the minimum, median and maximum wall time of one
 // full load: reading every file, parsing YAML, decoding, cross-file rules and capacity.
+
+if CommandLine.arguments.dropFirst().first == "ssh" {
+    await SSHBench.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 
 if CommandLine.arguments.dropFirst().first == "digitalocean" {
     await DigitalOceanBench.run(latency: (CommandLine.arguments.dropFirst(2).first.flatMap(Double.init) ?? 50) / 1000)

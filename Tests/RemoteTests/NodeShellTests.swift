@@ -33,6 +33,23 @@ struct NodeShellTests {
         await shell.connections.closeAll()
     }
 
+    @Test("many commands over one channel: each one's output, and the first failure named by position")
+    func commandsInOneChannel() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let log = CommandLog()
+        let (shell, node) = Self.shell(server, log: log)
+        let outputs = try await shell.runAll(["echo a", "printf b", "echo 'c d'; echo e", "true"], on: node, mutating: false)
+        #expect(outputs == ["a\n", "b", "c d\ne\n", ""])
+        let error = await #expect(throws: RemoteError.self) {
+            try await shell.runAll(["echo one", "echo broken >&2; exit 3", "touch \(server.directory.path)/never"], on: node, mutating: true)
+        }
+        #expect(error?.description == "loopback: command 2 of 3 ('echo broken >&2; exit') exited with status 3: broken")
+        #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("never").path), "it stops at the failure")
+        #expect(log.all.count == 2, "one channel per batch")
+        await shell.connections.closeAll()
+    }
+
     @Test("an upload with an owner and mode arrives intact and owned")
     func uploadWithOwner() async throws {
         let server = try LoopbackSSHServer.start()

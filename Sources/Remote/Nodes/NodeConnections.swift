@@ -156,6 +156,43 @@ public struct NodeShell: Sendable {
         return output.stdoutText
     }
 
+    /// Runs `commands` one after another over one channel (one login shell on the host instead
+    /// of one per command) and returns each one's stdout. Stops at the first that fails, which
+    /// is an error naming it, its position and the last lines of stderr.
+    public func runAll(_ commands: [String], on node: NodeEndpoint, mutating: Bool, what: String? = nil,
+                       timeout: Duration? = nil) async throws -> [String] {
+        guard !commands.isEmpty else { return [] }
+        let marker = "@@kf-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        var script = ""
+        for (index, command) in commands.enumerated() {
+            script += "printf '%s\\n' '\(marker) out \(index)'\n(\n\(command)\n)\nkf_status=$?\n"
+            script += "printf '\\n%s %s\\n' '\(marker) end \(index)' \"$kf_status\"\n[ \"$kf_status\" -eq 0 ] || exit \"$kf_status\"\n"
+        }
+        let output = try await output(script, on: node, mutating: mutating, what: what ?? "\(commands.count) commands: \(Self.firstLine(commands[0]))…",
+                                      timeout: timeout)
+        var outputs: [String] = []
+        var rest = Substring(output.stdoutText)
+        for index in commands.indices {
+            let start = "\(marker) out \(index)\n"
+            let end = "\n\(marker) end \(index) "
+            guard let open = rest.range(of: start), let close = rest.range(of: end, range: open.upperBound..<rest.endIndex) else { break }
+            outputs.append(String(rest[open.upperBound..<close.lowerBound]))
+            let statusLine = rest[close.upperBound...].prefix { $0 != "\n" }
+            if let status = Int32(statusLine), status != 0 {
+                let said = Self.excerpt(output.stderrText)
+                throw RemoteError(host: node.target.name, message: "command \(index + 1) of \(commands.count) (\(Self.firstWords(commands[index]))) exited with status \(status)"
+                                  + (said.isEmpty ? "" : ": \(said)"))
+            }
+            rest = rest[close.upperBound...]
+        }
+        guard outputs.count == commands.count, output.exitStatus == 0, output.exitSignal == nil else {
+            let said = Self.excerpt(output.stderrText)
+            throw RemoteError(host: node.target.name, message: "the shell running \(commands.count) commands stopped after \(outputs.count)"
+                              + (output.exitSignal.map { " (signal \($0))" } ?? " (status \(output.exitStatus))") + (said.isEmpty ? "" : ": \(said)"))
+        }
+        return outputs
+    }
+
     /// Runs `command` and returns what it said, whatever its exit status.
     public func output(_ command: String, on node: NodeEndpoint, stdin: Data? = nil, mutating: Bool, what: String? = nil,
                        timeout: Duration? = nil) async throws -> CommandOutput {
