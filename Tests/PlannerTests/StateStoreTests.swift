@@ -8,6 +8,20 @@ struct StateStoreTests {
         LocalStateStore(projectRoot: FileManager.default.temporaryDirectory.appendingPathComponent("kf-state-\(UUID().uuidString)"), environment: "dev")
     }
 
+    @Test("a lock's owner is a name: USER, LOGNAME, or the uid's account name, never a bare number")
+    func testLock_ownerIsAName() {
+        let owner = LockInfo.currentUser
+        let variables = ProcessInfo.processInfo.environment
+        if let user = variables["USER"], !user.isEmpty {
+            #expect(owner == user)
+        } else if let logname = variables["LOGNAME"], !logname.isEmpty {
+            #expect(owner == logname)
+        } else {
+            #expect(!owner.isEmpty && !owner.allSatisfy(\.isNumber), "\(owner)")
+            #expect(owner == (getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? ""))
+        }
+    }
+
     @Test("the state round-trips through .kryoform/state/<env>.json, leaving no temporary file")
     func testState_roundTrip() throws {
         let store = store()

@@ -37,8 +37,12 @@ public struct LockInfo: Hashable, Sendable, Codable {
         self.started = started
     }
 
+    /// Who runs kryoform: `USER`, `LOGNAME`, or the account name of the process's uid (CI
+    /// runners and containers often set neither variable).
     public static var currentUser: String {
-        ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? String(getuid())
+        if let name = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"], !name.isEmpty { return name }
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(getuid())"
     }
 
     /// True when the lock was taken on this host by a process that no longer runs.
