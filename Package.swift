@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "Providers", dependencies: [
             "Spec", "Planner", "Remote",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
