@@ -64,7 +64,7 @@ let package = Package(
             ]
         ),
         // Benchmarks whose results go to docs/benchmarks.md.
-        .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes", "Remote"]),
+        .executableTarget(name: "kryoform-bench", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes", "Remote", "TestSupport"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
         .testTarget(name: "RemoteTests", dependencies: ["Remote", "Spec", "TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "Spec"]),

@@ -5,15 +5,16 @@ import Foundation
 public enum ProviderDescriptions {
     public static let digitalOceanFile = "provider-apis/digitalocean/DigitalOcean-public.v2.bundled.json"
 
-    /// The `shared` folder beside the repository that holds `start`.
-    public static func sharedFolder(near start: String) -> URL? {
-        if let configured = ProcessInfo.processInfo.environment["KRYOFORM_SHARED"] {
+    /// The `shared` folder beside the repository that holds `start`: the first `../shared` above
+    /// it that has `marker` in it (or `KRYOFORM_SHARED`).
+    public static func sharedFolder(near start: String, holding marker: String = digitalOceanFile) -> URL? {
+        if let configured = ProcessInfo.processInfo.environment["KRYOFORM_SHARED"], !configured.isEmpty {
             return URL(fileURLWithPath: configured, isDirectory: true)
         }
         var directory = URL(fileURLWithPath: start).deletingLastPathComponent()
         while directory.path != "/" {
             let candidate = directory.deletingLastPathComponent().appendingPathComponent("shared", isDirectory: true)
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent(digitalOceanFile).path) { return candidate }
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent(marker).path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
         return nil

@@ -41,9 +41,13 @@ public struct TestHosts: Sendable {
         guard run.status == 0 else {
             throw FixtureError("scripts/test-hosts up failed (\(run.status)): \(run.stderr)")
         }
-        let data = try Data(contentsOf: directory.appendingPathComponent("hosts.json"))
-        let inventory = try JSONDecoder().decode(Inventory.self, from: data)
-        return TestHosts(directory: directory, key: inventory.key, hosts: inventory.hosts)
+        return try read(directory.appendingPathComponent("hosts.json"))
+    }
+
+    /// The hosts a `hosts.json` written by `scripts/test-hosts up` describes.
+    public static func read(_ hostsFile: URL) throws -> TestHosts {
+        let inventory = try JSONDecoder().decode(Inventory.self, from: Data(contentsOf: hostsFile))
+        return TestHosts(directory: hostsFile.deletingLastPathComponent(), key: inventory.key, hosts: inventory.hosts)
     }
 
     public func down() {

@@ -1,6 +1,7 @@
 import Foundation
 import Planner
 import Remote
+import TestSupport
 
 /// The SSH workload of scripts/bench-ssh, through the code `kryoform apply` uses
 /// (`NodeConnections`, `NodeShell`, `boundedMap`): on every host of a test-hosts inventory at
@@ -11,20 +12,6 @@ import Remote
 ///   kryoform-bench ssh --hosts DIR/hosts.json --files LOCALDIR [--commands 20]
 ///                      [--known-hosts FILE] [--sessions 1]
 enum SSHBench {
-    /// One host of `scripts/test-hosts`' hosts.json.
-    struct Host: Decodable, Sendable {
-        var name: String
-        var address: String
-        var port: Int
-        var user: String
-    }
-
-    /// The parts of hosts.json the benchmark reads.
-    struct Inventory: Decodable {
-        var key: String
-        var hosts: [Host]
-    }
-
     /// A file to place on every host: its remote name, bytes and SHA-256.
     struct LocalFile: Sendable {
         var name: String
@@ -59,7 +46,7 @@ enum SSHBench {
             fail("usage: kryoform-bench ssh --hosts HOSTS_JSON --files FOLDER [--commands N] [--known-hosts FILE] [--sessions N]")
         }
         do {
-            let inventory = try JSONDecoder().decode(Inventory.self, from: Data(contentsOf: URL(fileURLWithPath: options.hostsFile)))
+            let inventory = try TestHosts.read(URL(fileURLWithPath: options.hostsFile))
             let files = try localFiles(in: options.filesFolder)
             let knownHosts = options.knownHosts
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-bench-known-hosts-\(UUID().uuidString)").path

@@ -1,4 +1,5 @@
 import Foundation
+import ProviderFakes
 import Providers
 
 /// One case of the aws-c-auth SigV4 suite (`shared/testdata/sigv4/v4/<case>/`), read from its files.
@@ -54,20 +55,13 @@ struct SigV4VectorError: Error, CustomStringConvertible {
 
 /// Finds, lists and parses the SigV4 vector folders.
 enum SigV4VectorFiles {
-    /// The `v4` folder: from `$KRYOFORM_SHARED`, else the first `shared/…` or `../shared/…` above this file.
+    static let folder = "testdata/sigv4/v4"
+
+    /// The `v4` folder in the `shared` folder beside the repository (or `$KRYOFORM_SHARED`).
     static func root(filePath: String = #filePath) -> String? {
-        var candidates: [String] = []
-        if let shared = ProcessInfo.processInfo.environment["KRYOFORM_SHARED"], !shared.isEmpty {
-            candidates += ["\(shared)/testdata/sigv4/v4", "\(shared)/shared/testdata/sigv4/v4"]
-        }
-        var dir = (filePath as NSString).deletingLastPathComponent
-        for _ in 0..<64 {
-            candidates += ["\(dir)/shared/testdata/sigv4/v4", "\(dir)/../shared/testdata/sigv4/v4"]
-            let parent = (dir as NSString).deletingLastPathComponent
-            if parent == dir || parent.isEmpty { break }
-            dir = parent
-        }
-        return candidates.map { ($0 as NSString).standardizingPath }.first(where: isDirectory)
+        guard let shared = ProviderDescriptions.sharedFolder(near: filePath, holding: folder) else { return nil }
+        let path = shared.appendingPathComponent(folder).path
+        return isDirectory(path) ? path : nil
     }
 
     /// Every case folder (one holding `request.txt`) under the root, as sorted paths relative to it.

@@ -29,6 +29,9 @@ extension SwarmOperations {
     /// Where stack files are kept on the manager (relative to the user's home).
     static let stackFolder = ".kryoform/stacks"
 
+    /// Where the Compose file of stack `name` is kept on the manager.
+    func stackFile(_ name: String) -> String { "\(Self.stackFolder)/\(project)-\(environment)-\(name).yml" }
+
     /// Deploys (or redeploys) one stack from a manager: its secrets made where missing, the
     /// Compose file uploaded, `docker stack deploy`, then waits until every task runs.
     public func deploy(_ deployment: StackDeployment, secrets: [String: Data], on manager: NodeEndpoint,
@@ -45,7 +48,7 @@ extension SwarmOperations {
             try await shell.run("docker secret inspect \(shellQuote(dockerName)) >/dev/null 2>&1 || docker secret create \(shellQuote(dockerName)) - >/dev/null",
                                 on: manager, stdin: value, mutating: true, what: "creating secret \(dockerName)")
         }
-        let path = "\(Self.stackFolder)/\(project)-\(environment)-\(name).yml"
+        let path = stackFile(name)
         try await shell.run("mkdir -p \(Self.stackFolder)", on: manager, mutating: false)
         try await shell.upload(Data(compose.text.utf8), to: path, on: manager, mode: 0o600)
         try await shell.run("docker stack deploy --prune --resolve-image never -c \(shellQuote(path)) \(shellQuote(name))", on: manager, mutating: true,
@@ -111,7 +114,7 @@ extension SwarmOperations {
             "for i in 1 2 3 4 5 6 7 8 9 10; do names=$(docker secret ls --format '{{.Name}}' | grep -E '^\(name)_.+_[0-9a-f]{12}$'); "
                 + "[ -z \"$names\" ] && exit 0; echo \"$names\" | xargs docker secret rm >/dev/null 2>&1 || sleep 1; done; true",
             on: manager, mutating: true, what: "removing the secrets of \(name)")
-        try? await shell.run("rm -f \(Self.stackFolder)/\(project)-\(environment)-\(name).yml", on: manager, mutating: true)
+        try? await shell.run("rm -f \(shellQuote(stackFile(name)))", on: manager, mutating: true)
     }
 
     /// A manager of the swarm among `nodes`, with its facts: the first that answers as one.

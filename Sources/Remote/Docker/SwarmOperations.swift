@@ -184,9 +184,9 @@ public struct SwarmOperations: Sendable {
                 }
             }
             failures += joined.compactMap { $0 }
-            for node in missing where !failures.contains(where: { $0.host == node.target.name }) {
-                if let nodeFacts = try? await self.facts(of: node) { facts[node.address] = nodeFacts }
-            }
+            // The joined nodes' new ids, read together.
+            let joinedNodes = missing.filter { node in !failures.contains { $0.host == node.target.name } }
+            for case let (address, .success(nodeFacts)) in await self.facts(of: joinedNodes) { facts[address] = nodeFacts }
             leaderFacts = try await self.facts(of: leader)
             facts[leader.address] = leaderFacts
         }

@@ -35,6 +35,12 @@ public struct RemoteError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { (host.isEmpty ? "" : "\(host): ") + message + (fix.map { " (\($0))" } ?? "") }
+
+    /// An SSH failure on `node`, with what kryoform was doing when it happened.
+    init(node: NodeEndpoint, _ error: SSHError, doing: String? = nil) {
+        self.init(host: node.target.name, message: (doing.map { "\($0): " } ?? "") + error.message,
+                  isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
+    }
 }
 
 /// One command as kryoform logs it: where, what, and whether it changes anything.
@@ -203,8 +209,7 @@ public struct NodeShell: Sendable {
                 try await session.run(command, stdin: stdin, timeout: limit)
             }
         } catch let error as SSHError {
-            throw RemoteError(host: node.target.name, message: error.message,
-                              isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
+            throw RemoteError(node: node, error)
         } catch let error as RemoteError {
             throw error
         } catch {
@@ -221,8 +226,7 @@ public struct NodeShell: Sendable {
                 try await session.upload(data, to: path, mode: mode)
             }
         } catch let error as SSHError {
-            throw RemoteError(host: node.target.name, message: "uploading \(path): \(error.message)",
-                              isHostKeyRefusal: [.hostKeyChanged, .hostKeyUnknown, .hostKeyRevoked].contains(error.kind))
+            throw RemoteError(node: node, error, doing: "uploading \(path)")
         } catch {
             throw RemoteError(host: node.target.name, message: "uploading \(path): \(error)")
         }
