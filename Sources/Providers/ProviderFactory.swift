@@ -35,20 +35,31 @@ public enum ProviderFactory {
             let endpoint = try endpointURL(environment) ?? DigitalOceanProvider.publicEndpoint
             guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
             return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
+        case .vultr:
+            throw notBuilt(environment)
         case .static:
-            guard let nodes else { return (StaticProvider(), nil) }
-            let secrets = nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables)
-            let settings = try nodes.sshSettings(projectRoot: projectRoot, variables: variables)
-            let shell = NodeShell(connections: NodeConnections(settings: settings, log: nodes.log))
-            let operations = SwarmOperations(shell: shell, project: nodes.project.name, environment: environment.name)
-            let endpoints = StaticProvider.endpoints(environment.provider.hosts, ssh: nodes.project.ssh)
-            let configurator = SwarmConfigurator(operations: operations, locate: { endpoints }, stacks: nodes.stacks,
-                                                 domain: environment.domain, secretValue: secrets)
-            return (StaticProvider(), configurator)
-        case .vultr, .aws:
-            throw ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
-                                fix: "plan and apply work on the digitalocean, static and sandbox providers for now")
+            return try staticDrivers(environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
+        case .aws:
+            throw notBuilt(environment)
         }
+    }
+
+    static func notBuilt(_ environment: Environment) -> ProviderError {
+        ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
+                      fix: "plan and apply work on the digitalocean, static and sandbox providers for now")
+    }
+
+    static func staticDrivers(_ environment: Environment, projectRoot: URL, variables: [String: String],
+                              nodes: NodeAccess?) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
+        guard let nodes else { return (StaticProvider(), nil) }
+        let secrets = nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables)
+        let settings = try nodes.sshSettings(projectRoot: projectRoot, variables: variables)
+        let shell = NodeShell(connections: NodeConnections(settings: settings, log: nodes.log))
+        let operations = SwarmOperations(shell: shell, project: nodes.project.name, environment: environment.name)
+        let endpoints = StaticProvider.endpoints(environment.provider.hosts, ssh: nodes.project.ssh)
+        let configurator = SwarmConfigurator(operations: operations, locate: { endpoints }, stacks: nodes.stacks,
+                                             domain: environment.domain, secretValue: secrets)
+        return (StaticProvider(), configurator)
     }
 
     static func endpointURL(_ environment: Environment) throws -> URL? {

@@ -16,9 +16,17 @@ if CommandLine.arguments.dropFirst().first == "ssh" {
     exit(0)
 }
 
+if CommandLine.arguments.dropFirst().first == "vultr" {
+    // Vultr adapter against the fake Vultr: see VultrBench.swift (issue 6).
+}
+
 if CommandLine.arguments.dropFirst().first == "digitalocean" {
     await DigitalOceanBench.run(latency: (CommandLine.arguments.dropFirst(2).first.flatMap(Double.init) ?? 50) / 1000)
     exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == "aws" {
+    // EC2 adapter against the fake EC2: see EC2Bench.swift (issue 6).
 }
 
 let arguments = CommandLine.arguments.dropFirst()

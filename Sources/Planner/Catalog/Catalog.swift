@@ -14,8 +14,13 @@ public struct Catalog: Hashable, Sendable, Codable {
     public var volumePricePerGiB: Double
     /// The region used when the environment names none.
     public var defaultRegion: String
+    /// Set where a node's disk is a block volume bought by size (EC2's EBS root volume): the
+    /// sizes then have no disk of their own, the node gets the disk its cluster asks for, and
+    /// the node's price adds that many GiB at this price per month.
+    public var nodeDiskPricePerGiB: Double?
 
-    public init(provider: String, currency: String = "USD", regions: [CatalogRegion], sizes: [SizeOffering], defaultImage: String, images: [String], volumePricePerGiB: Double, defaultRegion: String) {
+    public init(provider: String, currency: String = "USD", regions: [CatalogRegion], sizes: [SizeOffering], defaultImage: String, images: [String], volumePricePerGiB: Double, defaultRegion: String,
+                nodeDiskPricePerGiB: Double? = nil) {
         self.provider = provider
         self.currency = currency
         self.regions = regions
@@ -24,6 +29,22 @@ public struct Catalog: Hashable, Sendable, Codable {
         self.images = images
         self.volumePricePerGiB = volumePricePerGiB
         self.defaultRegion = defaultRegion
+        self.nodeDiskPricePerGiB = nodeDiskPricePerGiB
+    }
+
+    /// The root disk a node gets where disks are bought by size: the cluster's `disk`, or this.
+    public static let defaultNodeDiskGiB = 20
+
+    /// What one node of `offering` costs a month, with its disk where disks are bought by size.
+    public func nodePrice(_ offering: SizeOffering, diskGiB: Int?) -> Double {
+        guard let perGiB = nodeDiskPricePerGiB else { return offering.monthlyPrice }
+        return offering.monthlyPrice + Double(diskGiB ?? Self.defaultNodeDiskGiB) * perGiB
+    }
+
+    /// The disk a node of a cluster asking for `disk` gets, where disks are bought by size.
+    public func nodeDiskGiB(for disk: ByteSize?) -> Int? {
+        guard nodeDiskPricePerGiB != nil else { return nil }
+        return disk.map { Int($0.gibibytes.rounded(.up)) } ?? Self.defaultNodeDiskGiB
     }
 
     public func size(_ slug: String) -> SizeOffering? {
@@ -37,7 +58,9 @@ public struct Catalog: Hashable, Sendable, Codable {
     /// The monthly price of a resource with these attributes, or nil when it costs nothing on its own.
     public func monthlyPrice(kind: ResourceKind, attributes: Attributes) -> Double? {
         switch kind {
-        case .node: return attributes["size"].flatMap(size)?.monthlyPrice
+        case .node:
+            guard let offering = attributes["size"].flatMap(size) else { return nil }
+            return nodePrice(offering, diskGiB: attributes["disk_gib"].flatMap(Int.init))
         case .volume: return attributes["size_gib"].flatMap(Double.init).map { $0 * volumePricePerGiB }
         default: return nil
         }

@@ -30,7 +30,9 @@ public enum SizeResolver {
         case let .neutral(cpu, memory, disk, gpu):
             let wanted = "at least \(cpu) vCPU, \(memory)" + (disk.map { ", \($0) disk" } ?? "") + (gpu > 0 ? ", \(gpu) GPU" : "")
             let satisfies = { (offering: SizeOffering) in
-                offering.cpu >= cpu && offering.memory >= memory && offering.gpu >= gpu && (disk.map { offering.disk >= $0 } ?? true)
+                // Where disks are bought by size, any size takes the disk asked for.
+                offering.cpu >= cpu && offering.memory >= memory && offering.gpu >= gpu
+                    && (catalog.nodeDiskPricePerGiB != nil || (disk.map { offering.disk >= $0 } ?? true))
             }
             let fitting = catalog.sizes.filter { $0.regions.contains(region) && satisfies($0) }
             guard let best = fitting.min(by: isBetter) else {

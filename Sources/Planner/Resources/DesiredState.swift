@@ -100,12 +100,14 @@ public struct DesiredStateBuilder {
                     "size": choice.offering.slug, "region": region, "image": image, "network": cidr,
                     "roles": cluster.roles.sorted().joined(separator: ","),
                 ]
+                let diskGiB = catalog.nodeDiskGiB(for: cluster.size.disk)
+                if let diskGiB { attributes["disk_gib"] = String(diskGiB) }
                 if !cluster.labels.isEmpty {
                     attributes["labels"] = cluster.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 }
                 resources.append(DesiredResource(
                     address: address, kind: .node, attributes: attributes, dependsOn: [.network, .firewall, .sshKey],
-                    notes: ["size": "\(choice.offering.summary), \(Money.format(choice.offering.monthlyPrice, currency: catalog.currency))/mo; \(choice.reason)"]))
+                    notes: ["size": "\(choice.offering.summary), \(Money.format(catalog.nodePrice(choice.offering, diskGiB: diskGiB), currency: catalog.currency))/mo; \(choice.reason)"]))
                 for volume in cluster.volumes {
                     let volumeAddress = ResourceAddress.volume(cluster: cluster.name, index: index, name: volume.name)
                     let gibibytes = Int((volume.size.gibibytes).rounded(.up))

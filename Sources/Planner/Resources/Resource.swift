@@ -69,6 +69,11 @@ public enum ResourceSchema {
         switch (kind, attribute) {
         case (.node, "size"): return .inPlace("resize in place")
         case (.node, "region"), (.node, "image"), (.node, "network"): return .replace("forces replacement")
+        case (.node, "disk_gib"):
+            if let before = before.flatMap(Int.init), let after = after.flatMap(Int.init), after < before {
+                return .replace("a disk cannot shrink; forces replacement")
+            }
+            return .inPlace("grow in place")
         case (.node, _): return .inPlace("updated in place")
         case (.volume, "size_gib"):
             if let before = before.flatMap(Int.init), let after = after.flatMap(Int.init), after < before {

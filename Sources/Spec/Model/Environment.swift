@@ -103,6 +103,12 @@ public struct Cluster: Hashable, Sendable {
 public enum NodeSize: Hashable, Sendable {
     case neutral(cpu: Int, memory: ByteSize, disk: ByteSize?, gpu: Int)
     case slug(String)
+
+    /// The disk a neutral size asks for.
+    public var disk: ByteSize? {
+        if case .neutral(_, _, let disk, _) = self { return disk }
+        return nil
+    }
 }
 
 /// A block-storage volume attached to each node of a cluster.
