@@ -199,9 +199,11 @@ public struct ApplyWalk: Sendable {
         var pendingRequests: [(Int, ResourceRequest)] = []
         for operation in batch {
             let change = operation.change
+            var requestInputs = inputs[change.address] ?? [:]
+            requestInputs[ResourceRequest.idempotencyTokenInput] = ResourceRequest.idempotencyToken(basis: plan.basis, scope: scope, address: change.address)
             pendingRequests.append((operation.id, ResourceRequest(
                 address: change.address, kind: change.kind, attributes: change.after ?? [:], tags: scope.tags(for: change.address),
-                inputs: inputs[change.address] ?? [:], dependencies: await recorder.providerIDs(change.dependsOn))))
+                inputs: requestInputs, dependencies: await recorder.providerIDs(change.dependsOn))))
         }
         let dependsOn = Dictionary(changes.map { ($0.address, $0.dependsOn) }, uniquingKeysWith: { first, _ in first })
         let kindDriver = driver(batch[0].change.kind)

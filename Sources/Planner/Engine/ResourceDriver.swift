@@ -30,6 +30,17 @@ public struct ResourceRequest: Hashable, Sendable {
     /// For an update: the resource as it is now.
     public var current: ObservedResource?
 
+    /// The input under which a create carries its idempotency token: the same for every try of
+    /// one planned create (retries, and an apply run again after a crash before anything was
+    /// recorded), different for the next plan. Providers that take a client token (EC2's
+    /// `ClientToken`) send it, so a create whose answer was lost cannot make a second resource.
+    public static let idempotencyTokenInput = "idempotency_token"
+
+    /// A token of 32 hex digits from the state the plan was made on and the address.
+    public static func idempotencyToken(basis: PlanBasis, scope: ResourceScope, address: ResourceAddress) -> String {
+        String(ContentHash.sha256("\(scope.project)/\(scope.environment)/\(basis.stateLineage ?? "-")/\(basis.stateSerial)/\(address.rawValue)").prefix(32))
+    }
+
     public init(address: ResourceAddress, kind: ResourceKind, attributes: Attributes, tags: [String], inputs: [String: String] = [:],
                 dependencies: [ResourceAddress: String] = [:], current: ObservedResource? = nil) {
         self.address = address
