@@ -9,7 +9,7 @@ struct Kryoform: AsyncParsableCommand {
         abstract: "Declarative clusters and stacks on DigitalOcean, Vultr, AWS and your own hosts.",
         version: "0.1.0",
         subcommands: [ValidateCommand.self, InventoryCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self,
-                      DriftCommand.self, StateCommand.self]
+                      DriftCommand.self, StateCommand.self, CostCommand.self]
     )
 
     /// Exit codes: 0 success, 1 any error (usage errors included), 2 success with changes present.

@@ -11,6 +11,8 @@ actor FakeDriver: ResourceDriver {
     var running = 0
     var mostAtOnce = 0
     var calls: [String] = []
+    /// The idempotency token of every create sent, by address, in order.
+    var tokens: [ResourceAddress: [String]] = [:]
     var nextID = 1
     /// Checked at each create: the state must already record the intent.
     let store: MemoryStateStore?
@@ -36,6 +38,7 @@ actor FakeDriver: ResourceDriver {
     func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
         await enter("create " + requests.map(\.address.rawValue).joined(separator: ","))
         defer { running -= 1 }
+        for request in requests { tokens[request.address, default: []].append(request.inputs[ResourceRequest.idempotencyTokenInput] ?? "") }
         if throttleFirst > 0 {
             throttleFirst -= 1
             return requests.map { _ in .failure(ProviderError(.throttled, "429", retryAfter: 0, nothingWasDone: true)) }
@@ -197,6 +200,26 @@ struct ApplyWalkTests {
         let result = await walk(World.plan([World.network], observed: [], state: nil), driver: driver, store: store)
         #expect(result.succeeded)
         #expect(await driver.calls == ["create network", "create network", "create network"])
+    }
+
+    @Test("every try of one planned create carries the same idempotency token; another address or another plan basis, another token")
+    func testApply_idempotencyTokens() async throws {
+        let store = MemoryStateStore()
+        let driver = FakeDriver(throttleFirst: 2, store: store)
+        let plan = World.plan([World.network, World.key], observed: [], state: World.state([]))
+        #expect(await walk(plan, driver: driver, store: store).succeeded)
+        let tokens = await driver.tokens
+        let network = try #require(tokens[.network])
+        #expect(network.count + (tokens[.sshKey]?.count ?? 0) == 4, "two throttled tries and one that worked, plus the key")
+        #expect(Set(network).count == 1)
+        #expect(network[0].count == 32 && network[0].allSatisfy(\.isHexDigit))
+        #expect(tokens[.sshKey]?.first != network[0])
+        // The same planned create, run again (after a crash before anything was recorded): the same token.
+        #expect(ResourceRequest.idempotencyToken(basis: plan.basis, scope: scope, address: .network) == network[0])
+        // The next plan (the state moved on): a new token.
+        var later = plan.basis
+        later.stateSerial += 1
+        #expect(ResourceRequest.idempotencyToken(basis: later, scope: scope, address: .network) != network[0])
     }
 
     @Test("an interruption before the start leaves every action not started and the state untouched")
