@@ -83,11 +83,11 @@ struct StaticDesiredStateTests {
 
 /// The sandbox's sizes, copied here so Planner tests need no provider: enough to resolve the shipped environments.
 let testCatalogLarge = Catalog(
-    provider: "test", regions: ["nyc3", "nyc2", "tor1"].map { CatalogRegion(slug: $0, name: $0) },
+    provider: "test", regions: ["nyc3", "nyc2", "tor1", "atl1"].map { CatalogRegion(slug: $0, name: $0) },
     sizes: [
         ("s-4vcpu-8gb", 4, 8, 160, 48.0), ("s-8vcpu-16gb", 8, 16, 320, 96), ("g-8vcpu-32gb", 8, 32, 100, 252),
         ("c-8", 8, 16, 100, 168), ("c-16", 16, 32, 200, 336), ("c-32", 32, 64, 400, 672),
         ("m-4vcpu-32gb", 4, 32, 100, 168), ("so-8vcpu-64gb", 8, 64, 1200, 524), ("so-16vcpu-128gb", 16, 128, 2400, 1048),
-    ].map { SizeOffering(slug: $0.0, cpu: $0.1, memory: .gibibytes(Int64($0.2)), disk: .gibibytes(Int64($0.3)), monthlyPrice: $0.4, regions: ["nyc3"]) }
-    + [SizeOffering(slug: "gpu-l40sx1-48gb", cpu: 8, memory: .gibibytes(64), disk: .gibibytes(500), gpu: 1, monthlyPrice: 1146.1, regions: ["nyc3"])],
+    ].map { SizeOffering(slug: $0.0, cpu: $0.1, memory: .gibibytes(Int64($0.2)), disk: .gibibytes(Int64($0.3)), monthlyPrice: $0.4, regions: ["nyc3", "atl1"]) }
+    + [SizeOffering(slug: "gpu-l40sx1-48gb", cpu: 8, memory: .gibibytes(64), disk: .gibibytes(500), gpu: 1, monthlyPrice: 1146.1, regions: ["nyc2", "tor1", "atl1"])],
     defaultImage: "debian-12-x64", images: ["debian-12-x64"], volumePricePerGiB: 0.1, defaultRegion: "nyc3")
