@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder.git", exact: "0.18.2"),
     ],
     targets: [
         // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
@@ -29,6 +30,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // EC2's Query API answers in XML.
+            .product(name: "XMLCoder", package: "XMLCoder"),
         ]),
         // Test support: fake provider APIs over real HTTP on loopback, and the contract check of
         // every request and response against the providers' official API descriptions.

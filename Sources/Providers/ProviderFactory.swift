@@ -40,7 +40,20 @@ public enum ProviderFactory {
         case .static:
             return try staticDrivers(environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         case .aws:
-            throw notBuilt(environment)
+            let accessKeyID = try Credentials.resolve("access_key_id", of: environment, projectRoot: projectRoot, variables: variables,
+                                                      what: "an AWS access key id")
+            let secret = try Credentials.resolve("secret_access_key", of: environment, projectRoot: projectRoot, variables: variables,
+                                                 what: "the AWS secret access key")
+            // Temporary credentials only: asked for when the provider block names a session token.
+            let sessionToken = environment.provider.credentials["session_token"] == nil ? nil
+                : try Credentials.resolve("session_token", of: environment, projectRoot: projectRoot, variables: variables, what: "an AWS session token")
+            let region = environment.provider.region ?? EC2Provider.defaultRegion
+            guard let endpoint = try endpointURL(environment) ?? EC2Provider.publicEndpoint(region: region) else {
+                throw ProviderError(.invalidRequest, "environment \(environment.name): provider.region '\(region)' makes no EC2 endpoint URL",
+                                    fix: "use a region name such as us-east-1 or sa-east-1")
+            }
+            return (EC2Provider.make(accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: sessionToken, region: region,
+                                     endpoint: endpoint, publicKey: publicKey), nil)
         }
     }
 

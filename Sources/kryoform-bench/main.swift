@@ -5,6 +5,7 @@ import Spec
 //
 //   swift run -c release kryoform-bench [PROJECT_DIR] [ITERATIONS]
 //   swift run -c release kryoform-bench digitalocean [LATENCY_MS]   (see DigitalOceanBench.swift)
+//   swift run -c release kryoform-bench aws [LATENCY_MS]   (see EC2Bench.swift)
 //   swift run -c release kryoform-bench ssh --hosts HOSTS_JSON --files FOLDER   (see SSHBench.swift)
 //
 // Loads and validates the whole project from disk ITERATIONS times (default 50; PROJECT_DIR
@@ -26,7 +27,8 @@ if CommandLine.arguments.dropFirst().first == "digitalocean" {
 }
 
 if CommandLine.arguments.dropFirst().first == "aws" {
-    // EC2 adapter against the fake EC2: see EC2Bench.swift (issue 6).
+    await EC2Bench.run(latency: (CommandLine.arguments.dropFirst(2).first.flatMap(Double.init) ?? 50) / 1000)
+    exit(0)
 }
 
 let arguments = CommandLine.arguments.dropFirst()

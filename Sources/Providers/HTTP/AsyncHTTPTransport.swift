@@ -23,10 +23,11 @@ public struct AsyncHTTPTransport: HTTPTransport {
         var outgoing = HTTPClientRequest(url: url(for: request))
         outgoing.method = HTTPMethod(rawValue: request.method)
         outgoing.headers.add(name: "User-Agent", value: userAgent)
-        outgoing.headers.add(name: "Accept", value: "application/json")
+        // JSON unless the request names its own types (EC2's Query API sends a form and reads XML).
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
+        if !outgoing.headers.contains(name: "Accept") { outgoing.headers.add(name: "Accept", value: "application/json") }
         if let body = request.body {
-            outgoing.headers.add(name: "Content-Type", value: "application/json")
+            if !outgoing.headers.contains(name: "Content-Type") { outgoing.headers.add(name: "Content-Type", value: "application/json") }
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
         do {

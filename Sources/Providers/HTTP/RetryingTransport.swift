@@ -42,14 +42,19 @@ public struct RetryingTransport: HTTPTransport {
     let clock: TransportClock
     let random: RandomSource
     let onRetry: @Sendable (RetryEvent) -> Void
+    /// Whether an answer is the provider refusing for throttling, before doing anything: a 429,
+    /// or (EC2) an error code such as `RequestLimitExceeded` whatever status carries it.
+    let isThrottled: @Sendable (HTTPResponse) -> Bool
 
     public init(_ inner: HTTPTransport, policy: RetryPolicy = .standard, clock: TransportClock = SystemClock(),
-                random: RandomSource = .system, onRetry: @escaping @Sendable (RetryEvent) -> Void = { _ in }) {
+                random: RandomSource = .system, onRetry: @escaping @Sendable (RetryEvent) -> Void = { _ in },
+                isThrottled: @escaping @Sendable (HTTPResponse) -> Bool = { $0.status == 429 }) {
         self.inner = inner
         self.policy = policy
         self.clock = clock
         self.random = random
         self.onRetry = onRetry
+        self.isThrottled = isThrottled
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -64,7 +69,7 @@ public struct RetryingTransport: HTTPTransport {
                 attempt += 1
                 continue
             }
-            let retryable = response.status == 429 || (request.retry == .idempotent && (500...599).contains(response.status))
+            let retryable = isThrottled(response) || (request.retry == .idempotent && (500...599).contains(response.status))
             let asked = Self.askedDelay(response, now: clock.now())
             guard retryable, attempt < policy.maxAttempts, (asked ?? 0) <= policy.maxAskedDelay else { return response }
             try await wait(request, status: response.status, attempt: attempt, asked: asked)

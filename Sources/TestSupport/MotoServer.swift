@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `moto_server` (PyPI `moto[server]`, an EC2 emulator) on 127.0.0.1 and a free port, started
+/// by the tests with `ChildProcess` and stopped by them.
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    private let process: ChildProcess
+    public let logPath: String
+
+    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/") }
+
+    /// Where `moto_server` is: `MOTO_SERVER` if set, then `PATH`, then the virtual environment
+    /// `scripts/install-deps --tests` makes when pip refuses system installs.
+    public static func executable() -> String? {
+        var candidates: [String] = []
+        if let explicit = ProcessInfo.processInfo.environment["MOTO_SERVER"], !explicit.isEmpty { candidates.append(explicit) }
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            candidates.append("\(folder)/moto_server")
+        }
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? ""
+        candidates += ["\(home)/.local/share/kryoform/moto-venv/bin/moto_server", "\(home)/.local/bin/moto_server"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Starts a server and waits until it answers (up to `timeout` seconds).
+    public static func start(timeout: Double = 60) throws -> MotoServer {
+        guard let executable = executable() else {
+            throw FixtureError("moto_server is not installed: run scripts/install-deps --tests (it installs moto[server] with pip), or set MOTO_SERVER")
+        }
+        let port = try LoopbackNetwork.freePort()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-moto-\(port)-\(UUID().uuidString).log").path
+        // The shims of pyenv and friends are scripts: run through /usr/bin/env so the interpreter is found.
+        let process = try ChildProcess.spawn("/usr/bin/env", [executable, "-H", "127.0.0.1", "-p", String(port)],
+                                             environment: ["PYTHONUNBUFFERED": "1"], stdoutPath: log, stderrPath: log)
+        let server = MotoServer(port: port, process: process, logPath: log)
+        let deadline = Date().addingTimeInterval(timeout)
+        while !server.answers() {
+            guard process.isRunning else {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw FixtureError("moto_server exited at start: \(text.suffix(2_000))")
+            }
+            guard Date() < deadline else {
+                server.stop()
+                throw FixtureError("moto_server did not answer on port \(port) within \(Int(timeout)) s")
+            }
+            usleep(100_000)
+        }
+        return server
+    }
+
+    private init(port: Int, process: ChildProcess, logPath: String) {
+        self.port = port
+        self.process = process
+        self.logPath = logPath
+    }
+
+    /// Whether the server answers its own API on the port.
+    func answers() -> Bool {
+        guard LoopbackNetwork.accepts(port: port) else { return false }
+        return (try? Self.post(port: port, path: "/moto-api/reset")) == 200
+    }
+
+    /// Forgets every object (`POST /moto-api/reset`).
+    public func reset() throws {
+        let status = try Self.post(port: port, path: "/moto-api/reset")
+        guard status == 200 else { throw FixtureError("moto reset answered \(status)") }
+    }
+
+    public func stop() {
+        process.terminate()
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+
+    /// A bare HTTP/1.1 POST over a socket; returns the status. (No URLSession: the tests keep
+    /// Foundation's networking out of the fixtures.)
+    static func post(port: Int, path: String) throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw FixtureError("socket() failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw FixtureError("connect failed") }
+        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        guard count > 12 else { throw FixtureError("no answer") }
+        let line = String(decoding: buffer[0..<count], as: UTF8.self)
+        let parts = line.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw FixtureError("not HTTP: \(line.prefix(40))") }
+        return status
+    }
+}
