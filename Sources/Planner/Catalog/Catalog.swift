@@ -104,7 +104,8 @@ public struct SizeOffering: Hashable, Sendable, Codable {
 
     /// "16 vCPU, 32 GiB, 200 GiB disk, 1 GPU (H100)".
     public var summary: String {
-        var text = "\(cpu) vCPU, \(memory), \(disk) disk"
+        // A size with no disk of its own (EC2) boots from a volume bought apart.
+        var text = "\(cpu) vCPU, \(memory)" + (disk.bytes > 0 ? ", \(disk) disk" : ", no local disk")
         if gpu > 0 { text += ", \(gpu) GPU" + (gpuModel.map { " (\($0))" } ?? "") }
         return text
     }
