@@ -132,6 +132,8 @@ final class VultrProviderTests: XCTestCase {
         let requests = await fake.totalRequests
         XCTAssertEqual(rateLimited, 0, "the client keeps to 20 a second")
         XCTAssertGreaterThan(requests, 30, "more than Vultr's one-second budget went through")
+        let systemReads = await fake.count("GET /v2/os")
+        XCTAssertEqual(systemReads, 1, "creates made together share one read of the systems")
         let labels = await fake.instanceSummaries().map(\.label)
         XCTAssertEqual(Set(labels).count, 40)
     }

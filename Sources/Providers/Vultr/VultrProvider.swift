@@ -122,12 +122,9 @@ public struct VultrProvider: CloudProvider {
         }
     }
 
-    /// The systems Vultr installs, read once per run.
+    /// The systems Vultr installs, read once per run (creates made together share one read).
     func images() async throws -> VultrImages {
-        if let cached = imageCache.value { return cached }
-        let images = VultrImages(try await list(Vultr.OSPage.self, "/v2/os"))
-        imageCache.value = images
-        return images
+        try await imageCache.value { [self] in VultrImages(try await list(Vultr.OSPage.self, "/v2/os")) }
     }
 
     public func batchLimit(_ kind: ResourceKind) -> Int { 1 }
@@ -402,11 +399,23 @@ public struct VultrProvider: CloudProvider {
     }
 }
 
-/// The systems list, read once per run.
+/// The systems list, read once per run: callers that come while it is being read wait for that
+/// read instead of sending their own; a failed read is forgotten, so the next caller tries again.
 final class VultrImageCache: Sendable {
-    private let stored = Mutex<VultrImages?>(nil)
-    var value: VultrImages? {
-        get { stored.withLock { $0 } }
-        set { stored.withLock { $0 = newValue } }
+    private let stored = Mutex<Task<VultrImages, Error>?>(nil)
+
+    func value(_ load: @escaping @Sendable () async throws -> VultrImages) async throws -> VultrImages {
+        let task = stored.withLock { current -> Task<VultrImages, Error> in
+            if let current { return current }
+            let started = Task { try await load() }
+            current = started
+            return started
+        }
+        do {
+            return try await task.value
+        } catch {
+            stored.withLock { current in if current == task { current = nil } }
+            throw error
+        }
     }
 }
