@@ -13,7 +13,7 @@ enum VultrNaming {
 
     /// Whether a description is the scope's (`kf-acme-dev` or `kf-acme-dev cidr=...`), not another
     /// environment's whose name starts the same way (`kf-acme-dev2`).
-    static func isScopes(_ description: String?, _ scope: ResourceScope) -> Bool {
+    static func describesScope(_ description: String?, _ scope: ResourceScope) -> Bool {
         guard let description else { return false }
         let name = scopeName(scope)
         return description == name || description.hasPrefix(name + " ")

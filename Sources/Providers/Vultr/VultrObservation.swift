@@ -14,7 +14,7 @@ struct VultrObservation {
 
     var resources: [ObservedResource] {
         var resources: [ObservedResource] = []
-        let vpc = vpcs.first { VultrNaming.isScopes($0.description, scope) }
+        let vpc = vpcs.first { VultrNaming.describesScope($0.description, scope) }
         let cidr = vpc.map { VultrNaming.requestedCIDR($0) ?? $0.range ?? "auto" }
         if let vpc {
             resources.append(ObservedResource(address: .network, kind: .network, providerID: vpc.id,

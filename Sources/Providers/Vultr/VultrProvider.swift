@@ -151,7 +151,7 @@ public struct VultrProvider: CloudProvider {
 
     /// The scope's firewall group and its rules, in the order Vultr lists them.
     func firewall(of scope: ResourceScope) async throws -> (group: Vultr.FirewallGroup, rules: [Vultr.FirewallRule])? {
-        guard let group = try await list(Vultr.FirewallPage.self, "/v2/firewalls").first(where: { VultrNaming.isScopes($0.description, scope) }) else { return nil }
+        guard let group = try await list(Vultr.FirewallPage.self, "/v2/firewalls").first(where: { VultrNaming.describesScope($0.description, scope) }) else { return nil }
         return (group, try await rules(of: group.id))
     }
 
@@ -201,7 +201,7 @@ public struct VultrProvider: CloudProvider {
             let vpc = try await createOrFind(request) {
                 try await api.send(Vultr.VPCAnswer.self, "POST", "/v2/vpcs", body: body).vpc
             } find: {
-                try await list(Vultr.VPCPage.self, "/v2/vpcs").first { VultrNaming.isScopes($0.description, scope) }
+                try await list(Vultr.VPCPage.self, "/v2/vpcs").first { VultrNaming.describesScope($0.description, scope) }
             }
             return observed(request, id: vpc.id)
         case .firewall:
@@ -209,7 +209,7 @@ public struct VultrProvider: CloudProvider {
             let group = try await createOrFind(request) {
                 try await api.send(Vultr.FirewallAnswer.self, "POST", "/v2/firewalls", body: body).firewall_group
             } find: {
-                try await list(Vultr.FirewallPage.self, "/v2/firewalls").first { VultrNaming.isScopes($0.description, scope) }
+                try await list(Vultr.FirewallPage.self, "/v2/firewalls").first { VultrNaming.describesScope($0.description, scope) }
             }
             do {
                 let wanted = try await wantedRules(request)
