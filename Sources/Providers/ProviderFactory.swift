@@ -36,7 +36,11 @@ public enum ProviderFactory {
             guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
             return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
         case .vultr:
-            throw notBuilt(environment)
+            let apiKey = try Credentials.resolve("api_key", of: environment, projectRoot: projectRoot, variables: variables,
+                                                 what: "a Vultr API key")
+            guard let endpoint = try endpointURL(environment) ?? VultrProvider.publicEndpoint else { throw ProviderError(.invalidRequest, "vultr: no endpoint") }
+            let region = environment.provider.region ?? VultrProvider.defaultRegion
+            return (VultrProvider.make(apiKey: apiKey, endpoint: endpoint, publicKey: publicKey, settings: .init(availabilityRegion: region)), nil)
         case .static:
             return try staticDrivers(environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         case .aws:

@@ -19,6 +19,8 @@ if CommandLine.arguments.dropFirst().first == "ssh" {
 
 if CommandLine.arguments.dropFirst().first == "vultr" {
     // Vultr adapter against the fake Vultr: see VultrBench.swift (issue 6).
+    await VultrBench.run(latency: (CommandLine.arguments.dropFirst(2).first.flatMap(Double.init) ?? 50) / 1000)
+    exit(0)
 }
 
 if CommandLine.arguments.dropFirst().first == "digitalocean" {
