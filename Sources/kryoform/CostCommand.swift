@@ -259,7 +259,8 @@ struct CostTable {
         var totals: [[String]] = []
         for cost in providers {
             guard let monthly = cost.monthly else {
-                totals.append([cost.provider, cost.region, "✗ not every cluster could be priced"])
+                totals.append([cost.provider, cost.region.isEmpty ? "—" : cost.region,
+                               cost.problem == nil ? "✗ not every cluster could be priced" : "✗ not priced: its catalog could not be read"])
                 continue
             }
             let mark = providers.count > 1 && monthly == cheapest ? "  ← cheapest" : ""

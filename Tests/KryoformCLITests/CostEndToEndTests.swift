@@ -23,7 +23,7 @@ struct CostEndToEndTests {
 
         static func start() async throws -> Peers {
             let moto = try MotoServer.start()
-            return Peers(digitalocean: try await FakeDigitalOcean.start(), vultr: try await FakeVultr.start(), moto: moto,
+            return Peers(digitalocean: try await FakeDigitalOcean.start(contract: try ProviderDescriptions.digitalOcean()), vultr: try await FakeVultr.start(), moto: moto,
                          root: try shippedProjectCopy(prefix: "kryoform-cost"))
         }
 
@@ -75,8 +75,9 @@ struct CostEndToEndTests {
     static func expected(_ cluster: Cluster, catalog: Catalog, region: String) -> (size: String, monthly: Double)? {
         guard case let .neutral(cpu, memory, disk, gpu) = cluster.size else { return nil }
         let disksApart = catalog.nodeDiskPricePerGiB != nil
-        let fitting = catalog.sizes.filter {
-            $0.regions.contains(region) && $0.cpu >= cpu && $0.memory >= memory && $0.gpu >= gpu && (disksApart || disk.map { d in $0.disk >= d } ?? true)
+        let fitting = catalog.sizes.filter { offering in
+            offering.regions.contains(region) && offering.cpu >= cpu && offering.memory >= memory && offering.gpu >= gpu
+                && (disksApart || disk.map { offering.disk >= $0 } ?? true)
         }
         guard let cheapest = fitting.min(by: { ($0.monthlyPrice, $0.cpu, $0.memory.bytes, $0.slug) < ($1.monthlyPrice, $1.cpu, $1.memory.bytes, $1.slug) }) else { return nil }
         var node = cheapest.monthlyPrice
@@ -93,7 +94,7 @@ struct CostEndToEndTests {
         let arguments = ["cost", "-e", "prod", "--provider", "digitalocean", "--provider", "vultr", "--provider", "aws"] + (await peers.endpoints)
         let json = await peers.run(arguments + ["--json"], variables: variables)
         #expect(json.status == 0, "\(json.stdout)\n\(json.stderr)")
-        let answer = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
         let providers = try #require(answer["providers"] as? [[String: Any]])
         #expect(providers.compactMap { $0["provider"] as? String } == ["digitalocean", "vultr", "aws"])
 
@@ -164,20 +165,20 @@ struct CostEndToEndTests {
         let run = await peers.run(["cost", "-e", "prod", "--provider", "digitalocean", "--provider", "vultr", "--provider", "aws"] + (await peers.endpoints),
                                   variables: variables)
         #expect(run.status == 1)
-        #expect(run.stdout.contains("vultr: ") && run.stdout.contains("VULTR_API_KEY"), run.stdout)
-        #expect(run.stdout.contains("vultr         ewr        ✗"), run.stdout)
-        #expect(run.stdout.contains("aws           us-east-1  $"), run.stdout)
+        #expect(run.stdout.contains("vultr: ") && run.stdout.contains("VULTR_API_KEY"), "\(run.stdout)")
+        #expect(run.stdout.contains("vultr         —          ✗ not priced: its catalog could not be read"), "\(run.stdout)")
+        #expect(run.stdout.contains("aws           us-east-1  $"), "\(run.stdout)")
         #expect(run.stderr.contains("not every provider could price every cluster"))
 
         let region = await peers.run(["cost", "-e", "prod", "--provider", "aws", "--region", "aws=mars-1"] + (await peers.endpoints).suffix(2), variables: variables)
         #expect(region.status == 1)
-        #expect(region.stdout.contains("mars-1"), region.stdout)
+        #expect(region.stdout.contains("mars-1"), "\(region.stdout)")
 
         let unknown = await peers.run(["cost", "-e", "prod", "--provider", "vultur"], variables: variables)
-        #expect(unknown.status == 1 && unknown.stderr.contains("did you mean 'vultr'?"), unknown.stderr)
+        #expect(unknown.status == 1 && unknown.stderr.contains("did you mean 'vultr'?"), "\(unknown.stderr)")
         let statik = await peers.run(["cost", "-e", "prod", "--provider", "static"], variables: variables)
-        #expect(statik.status == 1 && statik.stderr.contains("already paid for"), statik.stderr)
+        #expect(statik.status == 1 && statik.stderr.contains("already paid for"), "\(statik.stderr)")
         let malformed = await peers.run(["cost", "-e", "prod", "--provider", "aws", "--region", "sa-east-1"], variables: variables)
-        #expect(malformed.status == 1 && malformed.stderr.contains("provider=value"), malformed.stderr)
+        #expect(malformed.status == 1 && malformed.stderr.contains("provider=value"), "\(malformed.stderr)")
     }
 }
