@@ -61,11 +61,6 @@ public enum ProviderFactory {
         }
     }
 
-    static func notBuilt(_ environment: Environment) -> ProviderError {
-        ProviderError(.invalidRequest, "environment \(environment.name): the \(environment.provider.name.rawValue) provider is not built into this version of kryoform yet",
-                      fix: "plan and apply work on the digitalocean, static and sandbox providers for now")
-    }
-
     static func staticDrivers(_ environment: Environment, projectRoot: URL, variables: [String: String],
                               nodes: NodeAccess?) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
         guard let nodes else { return (StaticProvider(), nil) }

@@ -317,7 +317,7 @@ struct EngineEndToEndTests {
         #expect(written[2].contains("\"secrets\" : \"postgres_password\""), "secret names are shown, their values never")
     }
 
-    @Test("bad input: an unknown environment, a provider not built yet, an impossible size — each a clear error and no state")
+    @Test("bad input: an unknown environment, a missing credential, an impossible size — each a clear error and no state")
     func testErrors_clearAndHarmless() throws {
         let project = try SandboxProject { $0 = $0.replacingOccurrences(of: "cpu: 16, memory: 32GiB", with: "cpu: 200, memory: 32GiB") }
         defer { project.remove() }
