@@ -99,7 +99,8 @@ public struct DigitalOceanProvider: CloudProvider {
             let model = size.gpu_info.flatMap { info -> String? in
                 guard let name = info.model else { return nil }
                 guard let amount = info.vram?.amount else { return name }
-                return "\(name) \(amount) \(info.vram?.unit?.uppercased() ?? "GB")"
+                let unit = info.vram?.unit.map { $0.lowercased() == "gib" ? "GiB" : $0.uppercased() } ?? "GB"
+                return "\(name) \(amount) \(unit)"
             }
             return SizeOffering(slug: size.slug, cpu: size.vcpus, memory: .mebibytes(Int64(size.memory)), disk: .gibibytes(Int64(size.disk)),
                                 gpu: gpu, gpuModel: gpu > 0 ? model : nil, monthlyPrice: size.price_monthly, regions: size.regions.sorted())
