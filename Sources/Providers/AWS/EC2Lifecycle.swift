@@ -30,22 +30,6 @@ extension EC2Provider {
         }
     }
 
-    /// Sends a create that carries no client token; when its outcome is unknown (a 5xx, a
-    /// timeout, a dropped connection), looks the object up by its tags before reporting a failure.
-    private func createOrFind<T: Sendable>(_ request: ResourceRequest, create: () async throws -> T, find: () async throws -> T?) async throws -> T {
-        do {
-            return try await create()
-        } catch let failure as HTTPFailure where Self.outcomeUnknown(failure) {
-            // The create may have worked: whatever happens now, it must not be sent blindly again.
-            do {
-                if let found = try await find() { return found }
-            } catch {
-                throw Self.providerError(error, doing: "looking up \(request.address) after its create failed").afterSomethingMayHaveHappened
-            }
-            throw Self.providerError(failure, doing: "creating \(request.address)").afterSomethingMayHaveHappened
-        }
-    }
-
     /// The VPC, then its subnet, internet gateway and default route. Each part is looked up by
     /// tag before it is made, so a network left half made by an earlier run is completed.
     private func createNetwork(_ request: ResourceRequest, scope: ResourceScope) async throws -> ObservedResource {

@@ -18,7 +18,14 @@ import Synchronization
 ///   `ClientToken` from the plan's idempotency token, a gp3 root volume of the cluster's
 ///   `disk_gib`, and tags on both. Observation lists them by tag, up to 1,000 a page.
 /// - `volume`s are gp3 EBS volumes made in the node's zone and attached at `/dev/sdf` onwards.
-public struct EC2Provider: CloudProvider {
+public struct EC2Provider: CloudProvider, HTTPCloudAdapter {
+    static let providerName = "aws"
+    var pollCeiling: Double { settings.pollInterval }
+
+    static func explain(_ failure: HTTPFailure, doing: String?) -> ProviderError {
+        EC2Errors.explain(failure, doing: doing)
+    }
+
     public struct Settings: Sendable {
         /// The longest pause between polls; polls start at a quarter second and slow down to it.
         public var pollInterval: Double
@@ -80,16 +87,6 @@ public struct EC2Provider: CloudProvider {
         let stack = RetryingTransport(RateLimitedTransport(signing, limiter: limiter), policy: retry, clock: clock, random: random,
                                       onRetry: onRetry, isThrottled: EC2Refusal.isThrottling)
         return EC2Provider(client: EC2Client(transport: stack), region: region, settings: settings, clock: clock, publicKey: publicKey)
-    }
-
-    /// Pauses between polls: a quarter second, growing by half each time up to `pollInterval`.
-    func pauses() -> some IteratorProtocol<Double> {
-        var next = min(0.25, settings.pollInterval)
-        let ceiling = settings.pollInterval
-        return AnyIterator {
-            defer { next = min(ceiling, next * 1.5) }
-            return next
-        }
     }
 
     // MARK: Catalog
@@ -284,29 +281,6 @@ public struct EC2Provider: CloudProvider {
     }
 
     // MARK: Helpers
-
-    /// What a create or update returns: the request's attributes (those EC2 does not keep, such
-    /// as roles, come from the spec) with the provider's id.
-    func observed(_ request: ResourceRequest, id: String) -> ObservedResource {
-        ObservedResource(address: request.address, kind: request.kind, providerID: id, status: .ready, attributes: request.attributes)
-    }
-
-    /// Runs `body`, turning transport failures into messages that say what to do.
-    func explaining<T>(_ doing: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            throw Self.providerError(error, doing: doing)
-        }
-    }
-
-    static func providerError(_ error: Error, doing: String? = nil) -> ProviderError {
-        if let error = error as? ProviderError { return error }
-        guard let failure = error as? HTTPFailure else {
-            return ProviderError(.failed, "aws: \(doing.map { "\($0): " } ?? "")\(error)")
-        }
-        return EC2Errors.explain(failure, doing: doing)
-    }
 
     /// Whether a failed request may have taken effect: a 5xx, a timeout, a dropped connection.
     static func outcomeUnknown(_ failure: HTTPFailure) -> Bool {

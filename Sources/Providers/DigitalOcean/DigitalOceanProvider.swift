@@ -16,7 +16,14 @@ import Synchronization
 ///   the project, environment, scope and cluster tags, and their address is read back from the
 ///   name. Observation lists them by the scope tag, 200 a page.
 /// - `volume`s carry all three tags, address included, and are attached through volume actions.
-public struct DigitalOceanProvider: CloudProvider {
+public struct DigitalOceanProvider: CloudProvider, HTTPCloudAdapter {
+    static let providerName = "digitalocean"
+    var pollCeiling: Double { settings.pollInterval }
+
+    static func explain(_ failure: HTTPFailure, doing: String?) -> ProviderError {
+        DigitalOceanErrors.explain(failure, doing: doing)
+    }
+
     public struct Settings: Sendable {
         /// The longest pause between polls of droplets being made and actions in progress; polls
         /// start at a quarter second and slow down to it.
@@ -44,16 +51,6 @@ public struct DigitalOceanProvider: CloudProvider {
     /// The project's public key: a key with the same key already in the account stands for it.
     let publicKey: String?
     private let catalogCache = CatalogCache()
-
-    /// Pauses between polls: a quarter second, growing by half each time up to `pollInterval`.
-    func pauses() -> some IteratorProtocol<Double> {
-        var next = min(0.25, settings.pollInterval)
-        let ceiling = settings.pollInterval
-        return AnyIterator {
-            defer { next = min(ceiling, next * 1.5) }
-            return next
-        }
-    }
 
     public init(api: APIClient, settings: Settings = Settings(), clock: TransportClock = SystemClock(), publicKey: String? = nil) {
         self.api = api
@@ -227,27 +224,6 @@ public struct DigitalOceanProvider: CloudProvider {
         case .node, .swarm, .stack:
             throw ProviderError(.invalidRequest, "digitalocean: \(request.kind.rawValue) is not created one at a time", nothingWasDone: true)
         }
-    }
-
-    /// Sends a create; when its outcome is unknown (a 5xx, a timeout, a dropped connection),
-    /// looks the resource up by name before reporting a failure.
-    private func createOrFind<T: Sendable>(_ request: ResourceRequest, create: () async throws -> T, find: () async throws -> T?) async throws -> T {
-        do {
-            return try await create()
-        } catch let failure as HTTPFailure where Self.outcomeUnknown(failure) {
-            // The create may have worked: whatever happens now, it must not be sent blindly again.
-            do {
-                if let found = try await find() { return found }
-            } catch {
-                throw Self.providerError(error, doing: "looking up \(request.address) after its create failed").afterSomethingMayHaveHappened
-            }
-            throw Self.providerError(failure, doing: "creating \(request.address)").afterSomethingMayHaveHappened
-        }
-    }
-
-    static func outcomeUnknown(_ failure: HTTPFailure) -> Bool {
-        guard let status = failure.status else { return true }
-        return status >= 500
     }
 
     private func createVolume(_ request: ResourceRequest, scope: ResourceScope) async throws -> ObservedResource {
@@ -580,31 +556,6 @@ public struct DigitalOceanProvider: CloudProvider {
         return DO.FirewallBody(name: Naming.scopeName(scope),
                                inbound_rules: FirewallRules.inbound(request.attributes["inbound"] ?? "", internalRange: internalRange),
                                outbound_rules: FirewallRules.outbound, tags: [Naming.scopeTag(scope)])
-    }
-
-    // MARK: Helpers
-
-    /// What a create or update returns: the request's attributes (those DigitalOcean does not
-    /// keep, such as roles, come from the spec) with the provider's id.
-    private func observed(_ request: ResourceRequest, id: String) -> ObservedResource {
-        ObservedResource(address: request.address, kind: request.kind, providerID: id, status: .ready, attributes: request.attributes)
-    }
-
-    /// Runs `body`, turning transport failures into messages that say what to do.
-    private func explaining<T>(_ doing: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            throw Self.providerError(error, doing: doing)
-        }
-    }
-
-    static func providerError(_ error: Error, doing: String? = nil) -> ProviderError {
-        if let error = error as? ProviderError { return error }
-        guard let failure = error as? HTTPFailure else {
-            return ProviderError(.failed, "digitalocean: \(doing.map { "\($0): " } ?? "")\(error)")
-        }
-        return DigitalOceanErrors.explain(failure, doing: doing)
     }
 }
 

@@ -16,7 +16,14 @@ import Synchronization
 ///   lists them by the scope tag, 500 a page, following the cursor.
 /// - `volume`s are block storage. Blocks take no tags, so the label carries the scope and the
 ///   address: `kf:<project>:<env>:volume.<cluster>.<n>.<name>`.
-public struct VultrProvider: CloudProvider {
+public struct VultrProvider: CloudProvider, HTTPCloudAdapter {
+    static let providerName = "vultr"
+    var pollCeiling: Double { settings.pollInterval }
+
+    static func explain(_ failure: HTTPFailure, doing: String?) -> ProviderError {
+        VultrErrors.explain(failure, doing: doing)
+    }
+
     public struct Settings: Sendable {
         /// The longest pause between polls of instances being made; polls start at a quarter
         /// second and slow down to it.
@@ -82,16 +89,6 @@ public struct VultrProvider: CloudProvider {
     static func errorBody(_ data: Data) -> (id: String?, message: String?, requestID: String?) {
         guard let body = try? JSONDecoder().decode(Vultr.ErrorBody.self, from: data) else { return (nil, nil, nil) }
         return (nil, body.error, nil)
-    }
-
-    /// Pauses between polls: a quarter second, growing by half each time up to `pollInterval`.
-    func pauses() -> some IteratorProtocol<Double> {
-        var next = min(0.25, settings.pollInterval)
-        let ceiling = settings.pollInterval
-        return AnyIterator {
-            defer { next = min(ceiling, next * 1.5) }
-            return next
-        }
     }
 
     // MARK: Catalog
@@ -231,26 +228,6 @@ public struct VultrProvider: CloudProvider {
         }
     }
 
-    /// Sends a create; when its outcome is unknown (a 5xx, a timeout, a dropped connection),
-    /// looks the resource up before reporting a failure, and never sends the create again.
-    private func createOrFind<T: Sendable>(_ request: ResourceRequest, create: () async throws -> T, find: () async throws -> T?) async throws -> T {
-        do {
-            return try await create()
-        } catch let failure as HTTPFailure where Self.outcomeUnknown(failure) {
-            do {
-                if let found = try await find() { return found }
-            } catch {
-                throw Self.providerError(error, doing: "looking up \(request.address) after its create failed").afterSomethingMayHaveHappened
-            }
-            throw Self.providerError(failure, doing: "creating \(request.address)").afterSomethingMayHaveHappened
-        }
-    }
-
-    static func outcomeUnknown(_ failure: HTTPFailure) -> Bool {
-        guard let status = failure.status else { return true }
-        return status >= 500
-    }
-
     /// The project key: the account's key of that name, else one with the same key material
     /// (registered by hand: used, never renamed or deleted), else a new one.
     private func createKey(_ request: ResourceRequest, scope: ResourceScope) async throws -> ObservedResource {
@@ -375,28 +352,6 @@ public struct VultrProvider: CloudProvider {
         }
     }
 
-    /// What a create or update returns: the request's attributes (those Vultr does not keep,
-    /// such as roles, come from the spec) with the provider's id.
-    func observed(_ request: ResourceRequest, id: String) -> ObservedResource {
-        ObservedResource(address: request.address, kind: request.kind, providerID: id, status: .ready, attributes: request.attributes)
-    }
-
-    /// Runs `body`, turning transport failures into messages that say what to do.
-    func explaining<T>(_ doing: String, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            throw Self.providerError(error, doing: doing)
-        }
-    }
-
-    static func providerError(_ error: Error, doing: String? = nil) -> ProviderError {
-        if let error = error as? ProviderError { return error }
-        guard let failure = error as? HTTPFailure else {
-            return ProviderError(.failed, "vultr: \(doing.map { "\($0): " } ?? "")\(error)")
-        }
-        return VultrErrors.explain(failure, doing: doing)
-    }
 }
 
 /// The systems list, read once per run: callers that come while it is being read wait for that
