@@ -43,12 +43,12 @@ public actor FakeDigitalOcean {
     public let contract: OpenAPIContract?
     public private(set) var faults: Faults
     private var server: LoopbackHTTPServer?
-    private var dice: RandomSource
+    private var dice: FaultDice
 
     /// Requests by `METHOD /template`, and what broke the contract.
     public private(set) var requestCounts: [String: Int] = [:]
     public private(set) var violations: [String] = []
-    public private(set) var faultsInjected = 0
+    public var faultsInjected: Int { dice.injected }
 
     private var nextID = 100_000
     private var droplets: [Int: Droplet] = [:]
@@ -60,15 +60,10 @@ public actor FakeDigitalOcean {
     private var actions: [Int: Action] = [:]
     private var minuteLog: [Date] = []
     /// Scripted faults for one operation (`POST /v2/droplets`): consumed one per request.
-    private var scripted: [String: [ScriptedFault]] = [:]
     private var answerDelays: [String: Double] = [:]
 
     /// A fault for the next request of an operation.
-    public enum ScriptedFault: Sendable {
-        /// Answer 500 or drop the connection, before or after the request takes effect.
-        case serverError(afterEffect: Bool)
-        case drop(afterEffect: Bool)
-    }
+    public typealias ScriptedFault = InjectedFault
     private var hourlyRemaining = 5_000
 
     struct Droplet {
@@ -134,7 +129,7 @@ public actor FakeDigitalOcean {
         self.token = token
         self.faults = faults
         self.contract = contract
-        self.dice = RandomSource(seed: faults.seed)
+        self.dice = FaultDice(seed: faults.seed)
     }
 
     /// Starts a fake on a free loopback port.
@@ -154,14 +149,14 @@ public actor FakeDigitalOcean {
 
     public func setFaults(_ faults: Faults) {
         self.faults = faults
-        dice = RandomSource(seed: faults.seed)
+        dice.reseed(faults.seed)
     }
 
     public func resetCounts() { requestCounts = [:] }
 
     /// Makes the next request of `operation` (`POST /v2/droplets`) fail as `fault` says.
     public func failNext(_ operation: String, _ fault: ScriptedFault) {
-        scripted[operation, default: []].append(fault)
+        dice.script(operation, fault)
     }
 
     /// Holds every answer to `operation` for `seconds` after it took effect (a crash window).
@@ -246,33 +241,13 @@ public actor FakeDigitalOcean {
         minuteLog.append(now)
         hourlyRemaining = max(0, hourlyRemaining - 1)
 
-        let roll = dice.next()
         var failAfter: FakeAnswer?
-        if var queue = scripted[operation], !queue.isEmpty {
-            let fault = queue.removeFirst()
-            scripted[operation] = queue
-            faultsInjected += 1
-            switch fault {
-            case .serverError(let after):
-                let failure = answer(request, 500, ["id": "server_error", "message": "Server was unable to give you a response."])
-                guard after else { return failure }
-                failAfter = failure
-            case .drop(let after):
-                guard after else { return .drop }
-                failAfter = .drop
-            }
-        } else if roll < faults.throttleRate {
-            faultsInjected += 1
-            return answer(request, 429, ["id": "too_many_requests", "message": "API Rate limit exceeded."], extraHeaders: [("retry-after", "0.05")])
-        } else if roll < faults.throttleRate + faults.errorRate {
-            faultsInjected += 1
-            let failure = answer(request, 500, ["id": "server_error", "message": "Server was unable to give you a response."])
-            if dice.next() < 0.5 { return failure }
-            failAfter = failure
-        } else if roll < faults.throttleRate + faults.errorRate + faults.dropRate {
-            faultsInjected += 1
-            if dice.next() < 0.5 { return .drop }
-            failAfter = .drop
+        if let fault = dice.next(for: operation, throttleRate: faults.throttleRate, errorRate: faults.errorRate, dropRate: faults.dropRate) {
+            let outcome = fault.outcome(
+                throttled: { answer(request, 429, ["id": "too_many_requests", "message": "API Rate limit exceeded."], extraHeaders: [("retry-after", "0.05")]) },
+                serverError: { answer(request, 500, ["id": "server_error", "message": "Server was unable to give you a response."]) })
+            if let now = outcome.now { return now }
+            failAfter = outcome.after
         }
         let result = route(request, now: now)
         if let delay = answerDelays[operation] { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }

@@ -35,11 +35,7 @@ public actor FakeEC2 {
     }
 
     /// A fault for the next request of an action.
-    public enum ScriptedFault: Sendable {
-        case serverError(afterEffect: Bool)
-        case drop(afterEffect: Bool)
-        case throttle
-    }
+    public typealias ScriptedFault = InjectedFault
 
     public struct InstanceSummary: Sendable, Hashable {
         public var id: String
@@ -64,15 +60,14 @@ public actor FakeEC2 {
     public nonisolated let secretAccessKey: String
     public nonisolated let region: String
     public private(set) var faults: Faults
-    private var dice: RandomSource
+    private var dice: FaultDice
     private var server: LoopbackHTTPServer?
     private var instances: [Instance] = []
     /// Client token → (the parameters it came with, the instance it made).
     private var tokens: [String: (parameters: [String: String], instance: String)] = [:]
-    private var scripted: [String: [ScriptedFault]] = [:]
     private var nextID = 1
     public private(set) var requestCounts: [String: Int] = [:]
-    public private(set) var faultsInjected = 0
+    public var faultsInjected: Int { dice.injected }
     public private(set) var signatureFailures = 0
 
     public init(accessKeyID: String = "AKIDFAKEEC2", secretAccessKey: String = "fake-ec2-secret-\(UInt32.random(in: 0...UInt32.max))",
@@ -81,7 +76,7 @@ public actor FakeEC2 {
         self.secretAccessKey = secretAccessKey
         self.region = region
         self.faults = faults
-        self.dice = RandomSource(seed: faults.seed)
+        self.dice = FaultDice(seed: faults.seed)
     }
 
     public static func start(faults: Faults = Faults(), region: String = "us-east-1") async throws -> FakeEC2 {
@@ -99,10 +94,10 @@ public actor FakeEC2 {
 
     public func setFaults(_ faults: Faults) {
         self.faults = faults
-        dice = RandomSource(seed: faults.seed)
+        dice.reseed(faults.seed)
     }
 
-    public func failNext(_ action: String, _ fault: ScriptedFault) { scripted[action, default: []].append(fault) }
+    public func failNext(_ action: String, _ fault: ScriptedFault) { dice.script(action, fault) }
 
     public func count(_ action: String) -> Int { requestCounts[action] ?? 0 }
 
@@ -141,33 +136,10 @@ public actor FakeEC2 {
         }
         guard parameters["Version"] == "2016-11-15" else { return error(400, "InvalidParameterValue", "Version must be 2016-11-15") }
         var failAfter: FakeAnswer?
-        if var queue = scripted[action], !queue.isEmpty {
-            let fault = queue.removeFirst()
-            scripted[action] = queue
-            faultsInjected += 1
-            switch fault {
-            case .throttle: return throttled()
-            case .serverError(let after):
-                guard after else { return internalError() }
-                failAfter = internalError()
-            case .drop(let after):
-                guard after else { return .drop }
-                failAfter = .drop
-            }
-        } else {
-            let roll = dice.next()
-            if roll < faults.throttleRate {
-                faultsInjected += 1
-                return throttled()
-            } else if roll < faults.throttleRate + faults.errorRate {
-                faultsInjected += 1
-                if dice.next() < 0.5 { return internalError() }
-                failAfter = internalError()
-            } else if roll < faults.throttleRate + faults.errorRate + faults.dropRate {
-                faultsInjected += 1
-                if dice.next() < 0.5 { return .drop }
-                failAfter = .drop
-            }
+        if let fault = dice.next(for: action, throttleRate: faults.throttleRate, errorRate: faults.errorRate, dropRate: faults.dropRate) {
+            let outcome = fault.outcome(throttled: throttled, serverError: internalError)
+            if let now = outcome.now { return now }
+            failAfter = outcome.after
         }
         let result = route(action, parameters)
         return failAfter ?? result

@@ -41,21 +41,17 @@ public actor FakeVultr {
     }
 
     /// A fault for the next request of an operation.
-    public enum ScriptedFault: Sendable {
-        /// Answer 500 or drop the connection, before or after the request takes effect.
-        case serverError(afterEffect: Bool)
-        case drop(afterEffect: Bool)
-    }
+    public typealias ScriptedFault = InjectedFault
 
     public let apiKey: String
     public private(set) var faults: Faults
     private var server: LoopbackHTTPServer?
-    private var dice: RandomSource
+    private var dice: FaultDice
 
     /// Requests by `METHOD /template`, what broke the schema, and the 429s of the 30-a-second limit.
     public private(set) var requestCounts: [String: Int] = [:]
     public private(set) var violations: [String] = []
-    public private(set) var faultsInjected = 0
+    public var faultsInjected: Int { dice.injected }
     public private(set) var rateLimited = 0
     /// The most requests that arrived within any one second.
     public private(set) var busiestSecond = 0
@@ -67,7 +63,6 @@ public actor FakeVultr {
     private var firewalls: [String: Firewall] = [:]
     private var keys: [String: Key] = [:]
     private var arrivals: [Date] = []
-    private var scripted: [String: [ScriptedFault]] = [:]
     private var answerDelays: [String: Double] = [:]
 
     struct Instance {
@@ -137,7 +132,7 @@ public actor FakeVultr {
     public init(apiKey: String, faults: Faults = Faults()) {
         self.apiKey = apiKey
         self.faults = faults
-        self.dice = RandomSource(seed: faults.seed)
+        self.dice = FaultDice(seed: faults.seed)
     }
 
     /// Starts a fake on a free loopback port.
@@ -156,7 +151,7 @@ public actor FakeVultr {
 
     public func setFaults(_ faults: Faults) {
         self.faults = faults
-        dice = RandomSource(seed: faults.seed)
+        dice.reseed(faults.seed)
     }
 
     public func resetCounts() {
@@ -167,7 +162,7 @@ public actor FakeVultr {
 
     /// Makes the next request of `operation` (`POST /v2/instances`) fail as `fault` says.
     public func failNext(_ operation: String, _ fault: ScriptedFault) {
-        scripted[operation, default: []].append(fault)
+        dice.script(operation, fault)
     }
 
     /// Holds every answer to `operation` for `seconds` after it took effect (a crash window).
@@ -274,32 +269,12 @@ public actor FakeVultr {
         }
 
         var failAfter: FakeAnswer?
-        if var queue = scripted[operation], !queue.isEmpty {
-            let fault = queue.removeFirst()
-            scripted[operation] = queue
-            faultsInjected += 1
-            switch fault {
-            case .serverError(let after):
-                guard after else { return answer(500, error: "Internal server error.") }
-                failAfter = answer(500, error: "Internal server error.")
-            case .drop(let after):
-                guard after else { return .drop }
-                failAfter = .drop
-            }
-        } else {
-            let roll = dice.next()
-            if roll < faults.throttleRate {
-                faultsInjected += 1
-                return answer(429, error: "Rate limit exceeded, please wait and try again.", headers: [("Retry-After", "0.05")])
-            } else if roll < faults.throttleRate + faults.errorRate {
-                faultsInjected += 1
-                if dice.next() < 0.5 { return answer(500, error: "Internal server error.") }
-                failAfter = answer(500, error: "Internal server error.")
-            } else if roll < faults.throttleRate + faults.errorRate + faults.dropRate {
-                faultsInjected += 1
-                if dice.next() < 0.5 { return .drop }
-                failAfter = .drop
-            }
+        if let fault = dice.next(for: operation, throttleRate: faults.throttleRate, errorRate: faults.errorRate, dropRate: faults.dropRate) {
+            let outcome = fault.outcome(
+                throttled: { answer(429, error: "Rate limit exceeded, please wait and try again.", headers: [("Retry-After", "0.05")]) },
+                serverError: { answer(500, error: "Internal server error.") })
+            if let now = outcome.now { return now }
+            failAfter = outcome.after
         }
         let body = (try? JSONValue.parse(request.body))?.object ?? [:]
         let result = route(operation, request, body, now: Date())
