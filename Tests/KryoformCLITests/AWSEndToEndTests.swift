@@ -27,23 +27,13 @@ struct AWSProject {
     }
 
     func editDev(_ edit: (inout String) -> Void) throws {
-        let file = root.appendingPathComponent("environments/dev.yaml")
-        var text = try String(contentsOf: file, encoding: .utf8)
-        edit(&text)
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try editFile(root.appendingPathComponent("environments/dev.yaml"), edit)
     }
 
     /// Runs kryoform on a thread of its own.
     func run(_ arguments: [String]) async -> CommandRun {
-        let root = self.root
-        let environment = ["AWS_ACCESS_KEY_ID": Self.accessKeyID, "AWS_SECRET_ACCESS_KEY": Self.secret]
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let run = (try? CommandRun.run(arguments + ["--no-color"], in: root, environment: environment))
-                    ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
-                continuation.resume(returning: run)
-            }
-        }
+        await CommandRun.runDetached(arguments + ["--no-color"], in: root,
+                                     environment: ["AWS_ACCESS_KEY_ID": Self.accessKeyID, "AWS_SECRET_ACCESS_KEY": Self.secret])
     }
 
     func plan() async -> (run: CommandRun, json: [String: Any]) {
@@ -130,16 +120,5 @@ struct AWSEndToEndTests {
                                                environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
         #expect(run.status == 1)
         #expect(run.stderr.contains("set AWS_ACCESS_KEY_ID"), "\(run.stderr)")
-    }
-}
-
-extension CommandRun {
-    static func runDetached(_ arguments: [String], in root: URL, environment: [String: String]) async -> CommandRun {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let run = (try? CommandRun.run(arguments, in: root, environment: environment)) ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
-                continuation.resume(returning: run)
-            }
-        }
     }
 }

@@ -35,6 +35,25 @@ struct CommandRun {
 }
 
 /// A throwaway copy of this repository's own project (kryoform.yaml, stacks, environments).
+/// Rewrites a file of a project copy in place.
+func editFile(_ file: URL, _ edit: (inout String) -> Void) throws {
+    var text = try String(contentsOf: file, encoding: .utf8)
+    edit(&text)
+    try text.write(to: file, atomically: true, encoding: .utf8)
+}
+
+extension CommandRun {
+    /// Runs kryoform on a thread of its own, so a fake server in this process keeps answering meanwhile.
+    static func runDetached(_ arguments: [String], in root: URL, environment: [String: String]) async -> CommandRun {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let run = (try? CommandRun.run(arguments, in: root, environment: environment)) ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
+                continuation.resume(returning: run)
+            }
+        }
+    }
+}
+
 func shippedProjectCopy(prefix: String) throws -> URL {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)

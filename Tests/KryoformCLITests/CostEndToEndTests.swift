@@ -42,14 +42,7 @@ struct CostEndToEndTests {
         }
 
         func run(_ arguments: [String], variables: [String: String]) async -> CommandRun {
-            let root = self.root
-            return await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    let run = (try? CommandRun.run(arguments + ["--no-color"], in: root, environment: variables))
-                        ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
-                    continuation.resume(returning: run)
-                }
-            }
+            await CommandRun.runDetached(arguments + ["--no-color"], in: root, environment: variables)
         }
 
         /// The three catalogs as the adapters read them.
@@ -145,10 +138,10 @@ struct CostEndToEndTests {
         }
 
         // The plan's cost line on DigitalOcean is the same number.
-        var withEndpoint = try String(contentsOf: peers.root.appendingPathComponent("environments/prod.yaml"), encoding: .utf8)
-        withEndpoint = withEndpoint.replacingOccurrences(of: "  token: env:DIGITALOCEAN_TOKEN\n",
-                                                         with: "  token: env:DIGITALOCEAN_TOKEN\n  endpoint: \(await peers.digitalocean.baseURL.absoluteString)\n")
-        try withEndpoint.write(to: peers.root.appendingPathComponent("environments/prod.yaml"), atomically: true, encoding: .utf8)
+        let endpoint = await peers.digitalocean.baseURL.absoluteString
+        try editFile(peers.root.appendingPathComponent("environments/prod.yaml")) {
+            $0 = $0.replacingOccurrences(of: "  token: env:DIGITALOCEAN_TOKEN\n", with: "  token: env:DIGITALOCEAN_TOKEN\n  endpoint: \(endpoint)\n")
+        }
         let plan = await peers.run(["plan", "-e", "prod", "--json"], variables: variables)
         #expect(plan.status == 0, "\(plan.stderr)")
         let planJSON = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])

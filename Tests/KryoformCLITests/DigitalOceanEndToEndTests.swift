@@ -23,25 +23,14 @@ struct DigitalOceanProject {
     }
 
     func editDev(_ edit: (inout String) -> Void) throws {
-        let file = root.appendingPathComponent("environments/dev.yaml")
-        var text = try String(contentsOf: file, encoding: .utf8)
-        edit(&text)
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try editFile(root.appendingPathComponent("environments/dev.yaml"), edit)
     }
 
     /// Runs kryoform on a thread of its own, so the fake keeps answering meanwhile.
     func run(_ arguments: [String], token: String? = nil, unsetToken: Bool = false) async -> CommandRun {
         var environment = ["DIGITALOCEAN_TOKEN": token ?? self.token]
         if unsetToken { environment["DIGITALOCEAN_TOKEN"] = "" }
-        let root = self.root
-        let finished = environment
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let run = (try? CommandRun.run(arguments + ["--no-color"], in: root, environment: finished))
-                    ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
-                continuation.resume(returning: run)
-            }
-        }
+        return await CommandRun.runDetached(arguments + ["--no-color"], in: root, environment: environment)
     }
 
     func plan(_ extra: [String] = []) async -> (run: CommandRun, json: [String: Any]) {

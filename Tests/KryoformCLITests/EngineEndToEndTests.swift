@@ -14,10 +14,7 @@ struct SandboxProject {
     }
 
     func editLocal(_ edit: (inout String) -> Void) throws {
-        let file = root.appendingPathComponent("environments/local.yaml")
-        var text = try String(contentsOf: file, encoding: .utf8)
-        edit(&text)
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try editFile(root.appendingPathComponent("environments/local.yaml"), edit)
     }
 
     /// Runs kryoform here with fast provisioning and `faults`.

@@ -25,23 +25,12 @@ struct VultrProject {
     }
 
     func editDev(_ edit: (inout String) -> Void) throws {
-        let file = root.appendingPathComponent("environments/dev.yaml")
-        var text = try String(contentsOf: file, encoding: .utf8)
-        edit(&text)
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try editFile(root.appendingPathComponent("environments/dev.yaml"), edit)
     }
 
     /// Runs kryoform on a thread of its own, so the fake keeps answering meanwhile.
     func run(_ arguments: [String], apiKey: String? = nil) async -> CommandRun {
-        let environment = ["VULTR_API_KEY": apiKey ?? self.apiKey]
-        let root = self.root
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let run = (try? CommandRun.run(arguments + ["--no-color"], in: root, environment: environment))
-                    ?? CommandRun(status: -1, stdout: "", stderr: "could not start kryoform")
-                continuation.resume(returning: run)
-            }
-        }
+        await CommandRun.runDetached(arguments + ["--no-color"], in: root, environment: ["VULTR_API_KEY": apiKey ?? self.apiKey])
     }
 
     func plan(_ extra: [String] = []) async -> (run: CommandRun, json: [String: Any]) {
