@@ -28,7 +28,7 @@ public enum SizeResolver {
             }
             return .success(Choice(offering: offering, reason: "named in the spec"))
         case let .neutral(cpu, memory, disk, gpu):
-            let wanted = "at least \(cpu) vCPU, \(memory)" + (disk.map { ", \($0) disk" } ?? "") + (gpu > 0 ? ", \(gpu) GPU" : "")
+            let wanted = "at least " + CostEstimator.describe(size)
             let satisfies = { (offering: SizeOffering) in
                 // Where disks are bought by size, any size takes the disk asked for.
                 offering.cpu >= cpu && offering.memory >= memory && offering.gpu >= gpu
