@@ -7,7 +7,7 @@ import Spec
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "Read an environment's state; clear a stale lock.",
+        abstract: "Read an environment's state; remove a lock whose holder is gone.",
         subcommands: [List.self, Show.self, Unlock.self])
 
     /// The state store of `-e ENV`, with no need for the specs to be valid.
@@ -76,21 +76,43 @@ struct StateCommand: ParsableCommand {
     }
 
     struct Unlock: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove the environment's lock (after making sure no kryoform runs for it).")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a lock whose holder is gone (refused while it runs on this host).",
+            discussion: "A lock taken on another host is removed only with --force, once you know that run is gone.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: EnvironmentOptions
 
+        @Flag(help: "Remove a lock taken on another host, whose holder cannot be checked from here.")
+        var force = false
+
         func run() throws {
             global.configureOutput()
             let store = try StateCommand.store(global, target.environment)
+            let environment = target.environment
             do {
-                guard let holder = try store.forceUnlock() else {
-                    print("Environment \(target.environment) is not locked.")
+                guard let holder = try store.currentLock() else {
+                    print("Environment \(environment) is not locked.")
                     return
                 }
-                let stale = holder.isStale ? " (stale: that process is gone)" : ""
-                print("Removed the lock of environment \(target.environment), held by \(holder.describe())\(stale).")
+                let removed: String
+                switch LockHolders().status(of: holder) {
+                case .running:
+                    throw CommandFailure(message: "error: the lock of environment \(environment) is held by \(holder.describe()), which is still running\n"
+                                         + "  = fix: wait for it to finish, or stop it (kill \(holder.pid)): its lock is released when it stops; --force does not remove a running holder's lock")
+                case .elsewhere where !force:
+                    throw CommandFailure(message: "error: the lock of environment \(environment) is held by \(holder.describe()), on another host; kryoform cannot tell from here whether it still runs\n"
+                                         + "  = fix: make sure that run is gone, then run: kryoform state unlock -e \(environment) --force")
+                case .elsewhere:
+                    removed = "Removed the lock of environment \(environment) held by \(holder.describe()) (--force: it was taken on another host)."
+                case .gone(let why):
+                    removed = "Removed the stale lock of environment \(environment) held by \(holder.describe()): \(why)."
+                }
+                guard try store.breakLock(holder) else {
+                    throw CommandFailure(message: "error: the lock of environment \(environment) changed while it was being removed; nothing was removed\n"
+                                         + "  = fix: run kryoform state unlock -e \(environment) again to see who holds it now")
+                }
+                print(removed)
             } catch let error as StateLockError {
                 throw CommandFailure(message: error.message)
             }

@@ -93,7 +93,13 @@ final class MemoryStateStore: StateStore, @unchecked Sendable {
     }
     func unlock(id: String) throws { lock.withLock { if held?.id == id { held = nil } } }
     func currentLock() throws -> LockInfo? { lock.withLock { held } }
-    func forceUnlock() throws -> LockInfo? { lock.withLock { defer { held = nil }; return held } }
+    func breakLock(_ holder: LockInfo) throws -> Bool {
+        lock.withLock {
+            guard held?.id == holder.id else { return false }
+            held = nil
+            return true
+        }
+    }
 }
 
 @Suite("The apply walk")

@@ -58,7 +58,7 @@ struct StateStoreTests {
         try store.lock(LockInfo(operation: "apply"))
     }
 
-    @Test("a lock whose process is gone is reported stale, and forceUnlock clears it")
+    @Test("a lock whose process is gone is reported stale, and breakLock clears it")
     func testLock_staleIsReported() throws {
         let store = store()
         let process = Process()
@@ -67,15 +67,29 @@ struct StateStoreTests {
         process.waitUntilExit()
         let gone = LockInfo(operation: "apply", owner: "ci", pid: process.processIdentifier)
         try store.lock(gone)
-        #expect(gone.isStale)
         do {
             try store.lock(LockInfo(operation: "apply"))
             Issue.record("a held lock was taken again")
         } catch let error as StateLockError {
-            #expect(error.message.contains("that process is gone, so the lock is stale"))
+            #expect(error.message.contains("pid \(process.processIdentifier) is not running, so the lock is stale"))
             #expect(error.message.contains("kryoform state unlock -e dev"))
         }
-        #expect(try store.forceUnlock()?.id == gone.id)
+        #expect(try store.breakLock(gone))
         #expect(try store.currentLock() == nil)
+    }
+
+    @Test("breakLock removes only the lock it names: a lock taken since is left in place")
+    func testBreakLock_onlyTheNamedHolder() throws {
+        let store = store()
+        let stale = LockInfo(operation: "plan", owner: "old")
+        let fresh = LockInfo(operation: "apply", owner: "new")
+        try store.lock(fresh)
+        #expect(try store.breakLock(stale) == false)
+        #expect(try store.currentLock()?.id == fresh.id, "another run's lock was removed")
+        #expect(try store.breakLock(fresh))
+        #expect(try store.currentLock() == nil)
+        #expect(try store.breakLock(fresh) == false)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory.path)
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }

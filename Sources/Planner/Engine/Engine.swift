@@ -128,10 +128,12 @@ public struct Engine: Sendable {
         await configurator?.finish()
     }
 
-    /// Runs `body` holding the environment's lock, released afterwards whatever happens.
-    public func withLock<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    /// Runs `body` holding the environment's lock, released afterwards whatever happens. A lock
+    /// left by a process of this host that is gone is broken first, and `warn` told whose it was.
+    public func withLock<T>(_ operation: String, holders: LockHolders = LockHolders(), warn: (String) -> Void = { _ in },
+                            _ body: () async throws -> T) async throws -> T {
         let info = LockInfo(operation: operation)
-        try store.lock(info)
+        try takeLock(info, holders: holders, warn: warn)
         do {
             let result = try await body()
             try store.unlock(id: info.id)
@@ -139,6 +141,19 @@ public struct Engine: Sendable {
         } catch {
             try? store.unlock(id: info.id)
             throw error
+        }
+    }
+
+    /// Takes the lock, breaking a stale one (holder gone from this host) once.
+    func takeLock(_ info: LockInfo, holders: LockHolders, warn: (String) -> Void) throws {
+        do {
+            try store.lock(info)
+        } catch StateLockError.held(let environment, let holder) {
+            guard case .gone(let why) = holders.status(of: holder) else { throw StateLockError.held(environment: environment, by: holder) }
+            if try store.breakLock(holder) {
+                warn("broke the stale lock of environment \(environment): \(holder.describe()); \(why)")
+            }
+            try store.lock(info)
         }
     }
 

@@ -56,22 +56,37 @@ public struct LocalStateStore: StateStore {
 
     public func currentLock() throws -> LockInfo? {
         guard let data = FileManager.default.contents(atPath: lockFile.path) else { return nil }
-        if data.isEmpty {
-            // A lock file whose writer died before writing: treat as held by an unknown, gone process.
-            return LockInfo(operation: "unknown", owner: "unknown", pid: 0, started: Date(timeIntervalSince1970: 0))
-        }
-        do { return try Self.decoder.decode(LockInfo.self, from: data) } catch {
-            throw StateLockError.io("the lock \(lockFile.path) is unreadable; if no kryoform runs, run: kryoform state unlock -e \(environment)")
-        }
+        return holder(data)
     }
 
-    public func forceUnlock() throws -> LockInfo? {
-        let holder = try? currentLock()
-        guard FileManager.default.fileExists(atPath: lockFile.path) else { return nil }
-        guard unlink(lockFile.path) == 0 else {
+    /// Renames the lock aside (atomic: of two runs breaking it, one gets it), then removes it if
+    /// it is `holder`'s, or puts it back if another run took the lock in between.
+    public func breakLock(_ holder: LockInfo) throws -> Bool {
+        let aside = directory.appendingPathComponent(".\(environment).lock.breaking.\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
+        guard rename(lockFile.path, aside.path) == 0 else {
+            if errno == ENOENT { return false }
             throw StateLockError.io("cannot remove \(lockFile.path): \(String(cString: strerror(errno)))")
         }
-        return holder
+        defer { unlink(aside.path) }
+        guard let data = FileManager.default.contents(atPath: aside.path), self.holder(data).id == holder.id else {
+            if link(aside.path, lockFile.path) != 0 && errno != EEXIST {
+                throw StateLockError.io("cannot put back the lock \(lockFile.path): \(String(cString: strerror(errno)))")
+            }
+            return false
+        }
+        return true
+    }
+
+    /// The lock `data` describes. An empty file (a writer that died before writing, from before
+    /// locks were linked into place) is held by a gone process; an unreadable one by an unknown
+    /// host, so only `state unlock --force` removes it.
+    private func holder(_ data: Data) -> LockInfo {
+        if data.isEmpty {
+            return LockInfo(operation: "unknown", owner: "unknown", pid: 0, started: Date(timeIntervalSince1970: 0), executable: nil, id: "empty")
+        }
+        if let info = try? Self.decoder.decode(LockInfo.self, from: data) { return info }
+        return LockInfo(operation: "unknown", owner: "unknown", host: "unknown (the lock file \(lockFile.lastPathComponent) is unreadable)",
+                        pid: 0, started: Date(timeIntervalSince1970: 0), executable: nil, id: "unreadable")
     }
 
     static let encoder: JSONEncoder = {

@@ -1,7 +1,9 @@
 import Foundation
 
 /// Where an environment's state is kept and locked. The local store keeps a JSON file per
-/// environment; a shared backend (S3, PostgreSQL) implements the same protocol.
+/// environment; a shared backend (S3, PostgreSQL) implements the same protocol. The store only
+/// takes, reads and removes locks; whether a holder still runs is decided by `LockHolders`,
+/// which a shared backend reuses as it is.
 public protocol StateStore: Sendable {
     /// The state, or nil when nothing was ever recorded.
     func read() throws -> State?
@@ -13,28 +15,35 @@ public protocol StateStore: Sendable {
     func unlock(id: String) throws
     /// The lock as it is now, if any.
     func currentLock() throws -> LockInfo?
-    /// Removes the lock whoever holds it (`kryoform state unlock`).
-    func forceUnlock() throws -> LockInfo?
+    /// Removes the lock `holder` took, and only that one: false when it is gone already or another
+    /// run holds the lock now (compare-and-delete, so two runs breaking one stale lock cannot
+    /// remove each other's fresh one).
+    func breakLock(_ holder: LockInfo) throws -> Bool
 }
 
 /// Who holds an environment's lock.
 public struct LockInfo: Hashable, Sendable, Codable {
     public var id: String
-    /// plan, apply, destroy.
+    /// plan, apply, destroy, drift.
     public var operation: String
     public var owner: String
     public var host: String
     public var pid: Int32
     public var started: Date
+    /// The holder's program (`/proc/self/exe`), so a pid reused by another program is told apart;
+    /// nil in locks written before it was recorded.
+    public var executable: String?
 
     public init(operation: String, owner: String = LockInfo.currentUser, host: String = ProcessInfo.processInfo.hostName,
-                pid: Int32 = ProcessInfo.processInfo.processIdentifier, started: Date = Date()) {
-        self.id = UUID().uuidString.lowercased()
+                pid: Int32 = ProcessInfo.processInfo.processIdentifier, started: Date = Date(),
+                executable: String? = LockHolders.currentExecutable, id: String = UUID().uuidString.lowercased()) {
+        self.id = id
         self.operation = operation
         self.owner = owner
         self.host = host
         self.pid = pid
         self.started = started
+        self.executable = executable
     }
 
     /// Who runs kryoform: `USER`, `LOGNAME`, or the account name of the process's uid (CI
@@ -45,14 +54,7 @@ public struct LockInfo: Hashable, Sendable, Codable {
         return "uid \(getuid())"
     }
 
-    /// True when the lock was taken on this host by a process that no longer runs.
-    public var isStale: Bool {
-        guard host == ProcessInfo.processInfo.hostName else { return false }
-        guard pid > 0 else { return true }
-        return kill(pid, 0) != 0 && errno == ESRCH
-    }
-
-    /// "apply by alice on build-3 (pid 4242), started 2026-11-21 10:04:05 UTC, 3m 12s ago".
+    /// "apply by alice on build-3 (pid 4242), started 2026-11-21T10:04:05Z, 3m 12s ago".
     public func describe(now: Date = Date()) -> String {
         let formatter = ISO8601DateFormatter()
         let age = Int(now.timeIntervalSince(started))
@@ -69,10 +71,17 @@ public enum StateLockError: Error, Sendable {
     public var message: String {
         switch self {
         case let .held(environment, info):
-            if info.isStale {
-                return "error: the state of environment \(environment) is locked by \(info.describe()); that process is gone, so the lock is stale\n  = fix: make sure no kryoform runs for \(environment), then run: kryoform state unlock -e \(environment)"
+            switch LockHolders().status(of: info) {
+            case .running:
+                return "error: the state of environment \(environment) is locked by \(info.describe()), which is still running\n"
+                    + "  = fix: wait for it to finish, or stop it (kill \(info.pid)): its lock is released when it stops"
+            case .elsewhere:
+                return "error: the state of environment \(environment) is locked by \(info.describe()), on another host\n"
+                    + "  = fix: wait for it to finish; if that run is gone (its machine or container stopped), run: kryoform state unlock -e \(environment) --force"
+            case .gone(let why):
+                return "error: the state of environment \(environment) is locked by \(info.describe()); \(why), so the lock is stale\n"
+                    + "  = fix: run again, or run: kryoform state unlock -e \(environment)"
             }
-            return "error: the state of environment \(environment) is locked by \(info.describe())\n  = fix: wait for it to finish; if it was stopped on another machine, run: kryoform state unlock -e \(environment)"
         case .io(let message): return "error: \(message)"
         }
     }
