@@ -34,7 +34,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let session = try EngineSession.open(global, environment: target.environment)
         let saved = try planFile.map(PlanFile.read)
         try await session.explaining {
-            try await session.engine.withLock("apply") {
+            try await session.withLock("apply") {
                 let plan: Plan
                 var desired: DesiredState?
                 if let saved {
@@ -67,8 +67,8 @@ struct ExecutionOptions: ParsableArguments {
         if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
 
-    /// Confirms, applies, prints the summary; throws to exit 1 when anything failed. `desired` is
-    /// the state the plan was made from, when this run made it.
+    /// Confirms, applies, prints the summary; throws to exit 1 when anything failed, 128 + the
+    /// signal when interrupted. `desired` is the state the plan was made from, when this run made it.
     func carryOut(_ plan: Plan, desired: DesiredState?, session: EngineSession, confirmed: Bool) async throws {
         if !plan.errors.isEmpty { throw CommandFailure(message: plan.errors.map { "error: " + $0 }.joined(separator: "\n")) }
         guard plan.hasChanges else {
@@ -83,11 +83,13 @@ struct ExecutionOptions: ParsableArguments {
         if desired == nil && creates { inputs = try await session.engine.desiredState(catalog: session.engine.cloud.catalog()).inputs }
         let progress = ApplyProgress(total: plan.changes.filter(\.doesSomething).count)
         let interruption = Interruption()
-        InterruptHandling.install(interruption, progress: progress)
+        InterruptHandling.shared.set(.drain(interruption, progress))
         let result = try await session.engine.apply(plan, inputs: inputs, parallelism: parallelism, interruption: interruption,
                                                     events: { progress.handle($0) })
+        InterruptHandling.shared.set(.stop(done: "the apply had finished, and what it did is saved in the state"))
         progress.finish()
         print(ApplySummary(result: result, environment: plan.environment).text())
+        if result.interrupted { throw QuietExit(code: InterruptHandling.shared.exitCode ?? 130) }
         if !result.succeeded { throw QuietExit(code: 1) }
     }
 

@@ -71,30 +71,3 @@ final class ApplyProgress: @unchecked Sendable {
         }
     }
 }
-
-/// Ctrl-C (and SIGTERM) during an apply: the first stops new actions and lets those in flight
-/// finish and be saved; the second exits at once.
-enum InterruptHandling {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-
-    static func install(_ interruption: Interruption, progress: ApplyProgress) {
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if interruption.isRequested {
-                    progress.emit("Interrupted again: exiting now. Actions in flight may be unrecorded; the next plan adopts them by their tags.".red)
-                    // _exit, not exit: atexit handlers (OpenSSL's clean-up among them) would race
-                    // SSH sessions still working on other threads. State files are already
-                    // written whole (temporary file, then rename).
-                    fflush(nil)
-                    _exit(130)
-                }
-                interruption.request()
-                progress.emit("Interrupt received: no new actions will start; waiting for those in flight to finish and be saved (Ctrl-C again to exit at once).".yellow)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-}

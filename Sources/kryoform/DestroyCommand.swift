@@ -19,7 +19,7 @@ struct DestroyCommand: AsyncParsableCommand {
         global.configureOutput()
         let session = try EngineSession.open(global, environment: target.environment)
         try await session.explaining {
-            try await session.engine.withLock("destroy") {
+            try await session.withLock("destroy") {
                 let plan = try await session.engine.plan(mode: .destroy, allowDestroy: execution.allowDestroy).plan
                 print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
                 try await execution.carryOut(plan, desired: nil, session: session, confirmed: false)
@@ -45,7 +45,7 @@ struct DriftCommand: AsyncParsableCommand {
         global.configureOutput()
         let session = try EngineSession.open(global, environment: target.environment)
         let plan = try await session.explaining {
-            try await session.engine.withLock("drift") { try await session.engine.plan(mode: .refreshOnly).plan }
+            try await session.withLock("drift") { try await session.engine.plan(mode: .refreshOnly).plan }
         }
         if json {
             FileHandle.standardOutput.write(try PlanFile.encode(plan))

@@ -51,8 +51,15 @@ struct EngineSession {
         let context = EnvironmentContext(project: project.name, environment: environment, stacks: stacks,
                                          publicKey: publicKey, specsDigest: Engine.specsDigest(files))
         let engine = Engine(context: context, cloud: drivers.cloud, configurator: drivers.configurator,
-                            store: LocalStateStore(projectRoot: root, environment: name))
+                            store: SignalSafeStateStore(base: LocalStateStore(projectRoot: root, environment: name), environment: name))
         return EngineSession(specs: specs, root: root, engine: engine, renderer: renderer)
+    }
+
+    /// Runs `body` holding the environment's lock; a stale lock broken on the way is warned about.
+    func withLock<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        try await engine.withLock(operation, warn: { message in
+            FileHandle.standardError.write(Data(("warning".yellow.bold + ": " + message + "\n").utf8))
+        }, body)
     }
 
     /// Runs `body`, turning the engine's errors into messages that say what to do.

@@ -39,7 +39,7 @@ struct PlanCommand: AsyncParsableCommand {
         let session = try EngineSession.open(global, environment: target.environment)
         let mode: Plan.Mode = refreshOnly ? .refreshOnly : destroy ? .destroy : .normal
         let plan = try await session.explaining {
-            try await session.engine.withLock("plan") {
+            try await session.withLock("plan") {
                 try await session.engine.plan(mode: mode, allowDestroy: allowDestroy, targets: targets.map { ResourceAddress($0) }).plan
             }
         }
