@@ -46,7 +46,7 @@ struct ApplyCommand: AsyncParsableCommand {
                                                                     targets: targets.map { ResourceAddress($0) })
                     print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
                 }
-                try await execution.carryOut(plan, desired: desired, session: session, confirmed: saved != nil)
+                try await execution.carryOut(plan, desired: desired, session: session, confirmed: saved != nil, verb: .apply)
             }
         }
     }
@@ -54,7 +54,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
 /// Options and steps shared by apply and destroy.
 struct ExecutionOptions: ParsableArguments {
-    @Flag(name: .customLong("auto-approve"), help: "Apply without asking for confirmation.")
+    @Flag(name: .customLong("auto-approve"), help: "Make the changes without asking for confirmation.")
     var autoApprove = false
 
     @Option(help: "How many actions may run at once.")
@@ -63,19 +63,24 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(name: .customLong("allow-destroy"), help: "Allow destroying resources of a protected environment (protect: true).")
     var allowDestroy = false
 
+    /// Which command carries the plan out, in the words it asks and reports with.
+    enum Verb: String {
+        case apply, destroy
+    }
+
     func check() throws {
         if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
 
     /// Confirms, applies, prints the summary; throws to exit 1 when anything failed, 128 + the
     /// signal when interrupted. `desired` is the state the plan was made from, when this run made it.
-    func carryOut(_ plan: Plan, desired: DesiredState?, session: EngineSession, confirmed: Bool) async throws {
+    func carryOut(_ plan: Plan, desired: DesiredState?, session: EngineSession, confirmed: Bool, verb: Verb) async throws {
         if !plan.errors.isEmpty { throw CommandFailure(message: plan.errors.map { "error: " + $0 }.joined(separator: "\n")) }
         guard plan.hasChanges else {
             if confirmed { print("No changes: nothing to apply.") }
             return
         }
-        if !confirmed && !autoApprove { try confirm(plan) }
+        if !confirmed && !autoApprove { try confirm(plan, verb: verb) }
         // What creates need beyond the plan (the public key's text): from this run's plan, or derived
         // again for a saved one; a plan that creates nothing needs none.
         let creates = plan.changes.contains { $0.action == .create || $0.action == .replace }
@@ -86,21 +91,24 @@ struct ExecutionOptions: ParsableArguments {
         InterruptHandling.shared.set(.drain(interruption, progress))
         let result = try await session.engine.apply(plan, inputs: inputs, parallelism: parallelism, interruption: interruption,
                                                     events: { progress.handle($0) })
-        InterruptHandling.shared.set(.stop(done: "the apply had finished, and what it did is saved in the state"))
+        InterruptHandling.shared.set(.stop(done: "the \(verb.rawValue) had finished, and what it did is saved in the state"))
         progress.finish()
-        print(ApplySummary(result: result, environment: plan.environment).text())
+        print(ApplySummary(result: result, environment: plan.environment, verb: verb).text())
         if result.interrupted { throw QuietExit(code: InterruptHandling.shared.exitCode ?? 130) }
         if !result.succeeded { throw QuietExit(code: 1) }
     }
 
-    private func confirm(_ plan: Plan) throws {
+    private func confirm(_ plan: Plan, verb: Verb) throws {
         guard isatty(STDIN_FILENO) == 1 else {
-            throw CommandFailure(message: "error: apply needs confirmation and there is no terminal to ask on\n  = fix: pass --auto-approve, or apply a reviewed plan with kryoform apply -e \(plan.environment) FILE")
+            let fix = verb == .destroy ? "read the plan above, then pass --auto-approve to destroy without being asked"
+                : "pass --auto-approve, or apply a reviewed plan with kryoform apply -e \(plan.environment) FILE"
+            throw CommandFailure(message: "error: \(verb.rawValue) needs confirmation and there is no terminal to ask on\n  = fix: \(fix)")
         }
-        print("\nDo you want to apply these changes to \(plan.environment)? Only 'yes' is accepted: ", terminator: "")
+        let question = verb == .destroy ? "Do you want to destroy everything in \(plan.environment) listed above?" : "Do you want to apply these changes to \(plan.environment)?"
+        print("\n\(question) Only 'yes' is accepted: ", terminator: "")
         fflush(nil)
         guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-            throw CommandFailure(message: "Apply cancelled: nothing was changed.")
+            throw CommandFailure(message: "\(verb.rawValue.capitalizedFirst) cancelled: nothing was changed.")
         }
     }
 }
@@ -109,6 +117,7 @@ struct ExecutionOptions: ParsableArguments {
 struct ApplySummary {
     var result: ApplyResult
     var environment: String
+    var verb: ExecutionOptions.Verb = .apply
 
     func text() -> String {
         var groups: [(String, [ApplyOutcome])] = []
@@ -133,14 +142,16 @@ struct ApplySummary {
         }
         let counts = "\(done.count) done, \(result.failed.count) failed, \(result.outcomes.filter { $0.status == .skipped }.count) skipped"
         let elapsed = ApplyProgress.seconds(result.seconds)
+        let title = verb.rawValue.capitalizedFirst
+        let left = verb == .destroy ? "kryoform plan -e \(environment) --destroy" : "kryoform plan -e \(environment)"
         if result.interrupted {
             lines.append("Interrupted ".red + "after \(elapsed): \(counts), \(notStarted.count) not started. Everything finished is saved in the state.")
-            lines.append("Run kryoform plan -e \(environment) to see what is left; kryoform apply -e \(environment) finishes it.")
+            lines.append("Run \(left) to see what is left; kryoform \(verb.rawValue) -e \(environment) finishes it.")
         } else if result.succeeded {
-            lines.append("Apply complete ".green + "in \(elapsed): \(counts).")
+            lines.append("\(title) complete ".green + "in \(elapsed): \(counts).")
         } else {
-            lines.append("Apply incomplete ".red + "after \(elapsed): \(counts). Every success is saved in the state.")
-            lines.append("Run kryoform plan -e \(environment) to see what is left; kryoform apply -e \(environment) retries it.")
+            lines.append("\(title) incomplete ".red + "after \(elapsed): \(counts). Every success is saved in the state.")
+            lines.append("Run \(left) to see what is left; kryoform \(verb.rawValue) -e \(environment) retries it.")
         }
         return lines.joined(separator: "\n")
     }

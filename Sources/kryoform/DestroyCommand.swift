@@ -22,7 +22,7 @@ struct DestroyCommand: AsyncParsableCommand {
             try await session.withLock("destroy") {
                 let plan = try await session.engine.plan(mode: .destroy, allowDestroy: execution.allowDestroy).plan
                 print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
-                try await execution.carryOut(plan, desired: nil, session: session, confirmed: false)
+                try await execution.carryOut(plan, desired: nil, session: session, confirmed: false, verb: .destroy)
             }
         }
     }
@@ -51,7 +51,7 @@ struct DriftCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(try PlanFile.encode(plan))
             print()
         } else {
-            print(PlanRenderer(plan: plan, color: Rainbow.enabled).text())
+            print(PlanRenderer(plan: plan, color: Rainbow.enabled, driftReport: true).text())
         }
         if plan.hasChanges { throw QuietExit(code: 2) }
     }

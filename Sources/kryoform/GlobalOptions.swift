@@ -65,10 +65,11 @@ extension Specs {
     }
 }
 
-/// Writes JSON with sorted keys to stdout.
+/// Writes JSON with sorted keys and ISO-8601 dates (as the state file has them) to stdout.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
     let data = try encoder.encode(value)
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))

@@ -92,4 +92,43 @@ struct StateStoreTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory.path)
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
+
+    @Test("every write keeps the state it replaces in <env>.json.backup")
+    func testWrite_keepsBackupOfPrevious() throws {
+        let store = store()
+        var state = State(project: "p", environment: "dev")
+        try store.write(state)
+        #expect(!FileManager.default.fileExists(atPath: store.backupFile.path), "nothing to back up on the first write")
+        let first = state
+        state.serial = 2
+        try store.write(state)
+        let backup = try LocalStateStore.decoder.decode(State.self, from: Data(contentsOf: store.backupFile))
+        #expect(backup == first)
+        #expect(try store.read() == state)
+        #expect(store.backupFile.lastPathComponent == "dev.json.backup")
+    }
+
+    @Test("a corrupt state file is named with the line and column of the fault, and the backup to restore")
+    func testRead_corruptFileNamesPositionAndBackup() throws {
+        let store = store()
+        try store.write(State(project: "p", environment: "dev"))
+        try store.write(State(project: "p", environment: "dev"))
+        let text = try String(contentsOf: store.stateFile, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let row = try #require(lines.firstIndex { $0.contains("\"lineage\"") })
+        let column = try #require(lines[row].firstIndex(of: "\"")).utf16Offset(in: lines[row]) + 1
+        try text.replacingOccurrences(of: "\"lineage\"", with: "lineage").write(to: store.stateFile, atomically: true, encoding: .utf8)
+        do {
+            _ = try store.read()
+            Issue.record("a corrupt state was read")
+        } catch let error as StateLockError {
+            #expect(error.message.contains("the state file \(store.stateFile.path) is unreadable"), "\(error.message)")
+            #expect(error.message.contains("at line \(row + 1), column \(column)"), "\(error.message)")
+            #expect(error.message.contains("cp \(store.backupFile.path) \(store.stateFile.path)"))
+            #expect(!error.message.contains("The data isn't in the correct format"))
+        }
+        try "{\"format_version\": 1, \"lineage\": \"l\", \"serial\": \"seven\"}".write(to: store.stateFile, atomically: true, encoding: .utf8)
+        #expect(throws: StateLockError.self) { try store.read() }
+        do { _ = try store.read() } catch let error as StateLockError { #expect(error.message.contains("serial:"), "\(error.message)") }
+    }
 }

@@ -5,10 +5,13 @@ public struct PlanRenderer {
     public var plan: Plan
     /// ANSI colours (green create, yellow update, red delete).
     public var color: Bool
+    /// For `kryoform drift`: a refresh-only plan reported as found, since drift records nothing.
+    public var driftReport: Bool
 
-    public init(plan: Plan, color: Bool) {
+    public init(plan: Plan, color: Bool, driftReport: Bool = false) {
         self.plan = plan
         self.color = color
+        self.driftReport = driftReport
     }
 
     private func paint(_ text: String, _ code: String) -> String {
@@ -36,7 +39,8 @@ public struct PlanRenderer {
         let notes = (plan.notes ?? []).map { "\n" + paint("note:", "36") + " " + $0 }.joined()
         guard !shown.isEmpty else {
             if plan.mode == .refreshOnly {
-                return paint("No drift.", "1") + " Everything the state of the \(header) records exists as recorded (\(plan.changes.count) resources).\n" + costLine() + notes
+                return paint("No drift.", "1") + " Everything the state of the \(header) records exists as recorded (\(plan.changes.count) resources).\n"
+                    + (driftReport ? "" : costLine()) + notes
             }
             return paint("No changes.", "1") + " The \(header) matches the specs (\(plan.changes.count) resources).\n" + costLine() + notes
         }
@@ -50,16 +54,37 @@ public struct PlanRenderer {
             lines += details(change).map { "      " + $0 }
             lines.append("")
         }
+        if driftReport {
+            lines += driftLines()
+            return lines.joined(separator: "\n") + notes
+        }
         lines.append(summaryLine())
         lines.append(costLine() + notes)
         return lines.joined(separator: "\n")
+    }
+
+    /// Drift's closing lines: what was found, its effect on the monthly cost, and that nothing was written.
+    private func driftLines() -> [String] {
+        let shown = visibleChanges
+        let count = { (kind: PlanChange.StateOnly) in shown.filter { $0.stateOnly == kind }.count }
+        var lines = [paint("Drift:", "1") + " \(count(.refresh)) changed outside kryoform, \(count(.forget)) deleted outside kryoform, "
+                     + "\(count(.adopt)) found outside the state; \(plan.changes.count - shown.count) as recorded."]
+        let cost = plan.cost
+        if cost.monthlyAfter != cost.monthlyBefore {
+            let delta = cost.monthlyAfter - cost.monthlyBefore
+            lines.append("Monthly cost as recorded: \(Money.format(cost.monthlyBefore, currency: cost.currency)); as found: "
+                         + "\(Money.format(cost.monthlyAfter, currency: cost.currency)) (\(delta > 0 ? "+" : "")\(Money.format(delta, currency: cost.currency))).")
+        }
+        lines.append("Nothing was written. kryoform apply -e \(plan.environment) --refresh-only records this in the state; "
+                     + "kryoform apply -e \(plan.environment) changes the resources back to the specs.")
+        return lines
     }
 
     private func intro() -> String {
         switch plan.mode {
         case .normal: return "kryoform will make these changes to"
         case .destroy: return "kryoform will destroy everything in"
-        case .refreshOnly: return "Changed outside kryoform, to be recorded in the state of"
+        case .refreshOnly: return driftReport ? "Changed outside kryoform in" : "Changed outside kryoform, to be recorded in the state of"
         }
     }
 

@@ -14,19 +14,28 @@ public struct LocalStateStore: StateStore {
     public var stateFile: URL { directory.appendingPathComponent("\(environment).json") }
     public var lockFile: URL { directory.appendingPathComponent("\(environment).lock") }
 
+    /// The state as it was before the last write, kept beside it.
+    public var backupFile: URL { directory.appendingPathComponent("\(environment).json.backup") }
+
     public func read() throws -> State? {
         guard FileManager.default.fileExists(atPath: stateFile.path) else { return nil }
-        do {
-            let data = try Data(contentsOf: stateFile)
-            return try Self.decoder.decode(State.self, from: data)
-        } catch {
-            throw StateLockError.io("cannot read the state file \(stateFile.path): \(error.localizedDescription); fix or restore the file before running again")
+        let data: Data
+        do { data = try Data(contentsOf: stateFile) } catch {
+            throw StateLockError.io("cannot read the state file \(stateFile.path): \(error.localizedDescription)")
+        }
+        do { return try Self.decoder.decode(State.self, from: data) } catch {
+            let backup = FileManager.default.fileExists(atPath: backupFile.path) ? backupFile.path : nil
+            throw StateLockError.unreadableState(file: stateFile.path, problem: JSONProblem.describe(error, in: data), backup: backup)
         }
     }
 
+    /// Copies the state there is to `<env>.json.backup`, then replaces it; both writes are atomic.
     public func write(_ state: State) throws {
         let data: Data
         do { data = try Self.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+        if let previous = FileManager.default.contents(atPath: stateFile.path), !previous.isEmpty {
+            try AtomicFile.write(previous, to: backupFile)
+        }
         try AtomicFile.write(data, to: stateFile)
     }
 

@@ -63,9 +63,11 @@ public struct LockInfo: Hashable, Sendable, Codable {
     }
 }
 
-/// Why the lock could not be taken.
+/// Why the lock could not be taken, or the state not read.
 public enum StateLockError: Error, Sendable {
     case held(environment: String, by: LockInfo)
+    /// The state file exists but cannot be decoded: where, what, and the backup to restore from.
+    case unreadableState(file: String, problem: String, backup: String?)
     case io(String)
 
     public var message: String {
@@ -82,6 +84,10 @@ public enum StateLockError: Error, Sendable {
                 return "error: the state of environment \(environment) is locked by \(info.describe()); \(why), so the lock is stale\n"
                     + "  = fix: run again, or run: kryoform state unlock -e \(environment)"
             }
+        case let .unreadableState(file, problem, backup):
+            let restore = backup.map { "restore the state before the last write with: cp \($0) \(file) (then kryoform plan shows what differs), or fix the file by hand" }
+                ?? "fix the file by hand or restore it from your own copy; kryoform keeps \(file).backup from the next write on"
+            return "error: the state file \(file) is unreadable: \(problem)\n  = fix: \(restore)"
         case .io(let message): return "error: \(message)"
         }
     }
