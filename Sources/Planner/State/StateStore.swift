@@ -86,7 +86,7 @@ public enum StateLockError: Error, Sendable {
             }
         case let .unreadableState(file, problem, backup):
             let restore = backup.map { "restore the state before the last write with: cp \($0) \(file) (then kryoform plan shows what differs), or fix the file by hand" }
-                ?? "fix the file by hand or restore it from your own copy; kryoform keeps \(file).backup from the next write on"
+                ?? "fix the file by hand, or restore it from a copy of your own: there is no backup yet (kryoform writes \(file).backup before each state write)"
             return "error: the state file \(file) is unreadable: \(problem)\n  = fix: \(restore)"
         case .io(let message): return "error: \(message)"
         }
