@@ -56,7 +56,8 @@ public struct SpecLoader {
             if let environment { specs.environments.append(environment) }
         }
         specs.stacks.sort { $0.name < $1.name }
-        specs.environments.sort { $0.name < $1.name }
+        // Two files of one name are an error (EnvironmentNameRules); until fixed, the first by path is the one -e finds.
+        specs.environments.sort { ($0.name, $0.source.file) < ($1.name, $1.source.file) }
         specs.diagnostics += SpecValidator(specs: specs).validate()
         specs.diagnostics = specs.diagnostics.sortedByLocation()
         return specs
