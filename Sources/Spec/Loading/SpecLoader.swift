@@ -38,6 +38,7 @@ public struct SpecLoader {
                 }
             }
             if let stack { specs.stacks.append(stack) } else { specs.unreadableStacks.insert(baseName(path)) }
+            specs.stackFiles[path] = stack?.name ?? baseName(path)
         }
         for path in yamlFiles(in: Self.environmentsDirectory, into: &specs) {
             if path.hasSuffix(".release.yaml") {
@@ -54,6 +55,7 @@ public struct SpecLoader {
                 }
             }
             if let environment { specs.environments.append(environment) }
+            specs.environmentFiles[path] = environment?.name ?? baseName(path)
         }
         specs.stacks.sort { $0.name < $1.name }
         // Two files of one name are an error (EnvironmentNameRules); until fixed, the first by path is the one -e finds.
