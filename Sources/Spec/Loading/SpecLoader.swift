@@ -112,10 +112,12 @@ public struct SpecLoader {
             specs.sources[path] = source
             specs.diagnostics.append(.error("file is empty; expected \(what)", at: .start(of: path), fix: "start it with '\(example)'"))
             return nil
-        case .document(let node, let source):
-            specs.sources[path] = source
+        case .document(let node, var source):
             let reader = DocumentReader(source: source)
             let value = decode(node, reader)
+            // Literal secrets found while decoding are masked in every line quoted from this file.
+            source.secrets = reader.diagnostics.compactMap(\.secret)
+            specs.sources[path] = source
             specs.diagnostics += reader.diagnostics
             return value
         }
