@@ -72,6 +72,8 @@ struct EngineSession {
             throw CommandFailure(message: error.message)
         } catch let error as StalePlanError {
             throw CommandFailure(message: "error: \(error.message)")
+        } catch let error as UnknownTargetError {
+            throw CommandFailure(message: "error: \(error.message)\n  = fix: \(error.fix)")
         }
     }
 
