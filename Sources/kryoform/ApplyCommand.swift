@@ -10,8 +10,12 @@ struct ApplyCommand: AsyncParsableCommand {
         abstract: "Make the changes: from a fresh plan (after confirmation), or exactly those of a saved plan file.")
 
     @OptionGroup var global: GlobalOptions
-    @OptionGroup var target: EnvironmentOptions
     @OptionGroup var execution: ExecutionOptions
+
+    /// Optional with a plan file, which names its environment.
+    @Option(name: .shortAndLong, help: ArgumentHelp(EnvironmentOptions.help.abstract + " Taken from the plan file when it is not given.",
+                                                   valueName: "name"))
+    var environment: String?
 
     @Argument(help: ArgumentHelp("A plan saved by kryoform plan --out: apply exactly it, refusing it if the state or specs moved on.", valueName: "planfile"))
     var planFile: String?
@@ -27,12 +31,16 @@ struct ApplyCommand: AsyncParsableCommand {
         if planFile != nil && (refreshOnly || !targets.isEmpty) {
             throw ValidationError("a saved plan is applied as it is: --refresh-only and --target belong to kryoform plan")
         }
+        if planFile == nil && environment == nil {
+            throw ValidationError("apply needs -e ENV (the environment to plan and change), or a plan file saved by kryoform plan -e ENV --out FILE, which names its environment")
+        }
     }
 
     func run() async throws {
         global.configureOutput()
-        let session = try EngineSession.open(global, environment: target.environment)
         let saved = try planFile.map(PlanFile.read)
+        // validate() made sure one of the two is there; a plan for another environment than -e is refused by checkSaved.
+        let session = try EngineSession.open(global, environment: environment ?? saved?.environment ?? "")
         try await session.explaining {
             try await session.withLock("apply") {
                 let plan: Plan

@@ -10,12 +10,14 @@ struct DiagnosticRenderer {
         let location = diagnostic.location
         let severity = diagnostic.severity == .error ? "error".red.bold : "warning".yellow.bold
         var lines = ["\(location.description.bold): \(severity): \(diagnostic.message.bold)"]
-        if let source = sources[location.file], let line = source.line(location.line), !line.isEmpty {
+        // The excerpt masks secrets' values; the caret then underlines the mask.
+        if let source = sources[location.file], let line = source.excerpt(location.line), !line.isEmpty {
             let number = String(location.line)
             let gutter = String(repeating: " ", count: number.count)
             let shown = String(line.prefix(160)).replacingOccurrences(of: "\t", with: " ")
             let caretColumn = min(max(location.column, 1), shown.count + 1)
-            let width = tokenWidth(in: shown, from: caretColumn)
+            let masked = source.secrets.contains { $0.start == location }
+            let width = masked ? SourceFile.mask.count : tokenWidth(in: shown, from: caretColumn)
             let marker = "^" + String(repeating: "~", count: max(0, width - 1))
             lines.append(" \(number) | \(shown)".lightBlack)
             lines.append(" \(gutter) | ".lightBlack + String(repeating: " ", count: caretColumn - 1) + marker.green)

@@ -7,8 +7,12 @@ import Spec
 
 /// Options of the commands that work on one environment's resources.
 struct EnvironmentOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The environment (a file under environments/).")
+    @Option(name: .shortAndLong, help: EnvironmentOptions.help)
     var environment: String
+
+    /// Says which name -e matches: the `environment:` key, not the file's name.
+    static let help = ArgumentHelp("The environment: the name an environments/*.yaml file declares with its environment: key.",
+                                   valueName: "name")
 }
 
 /// One environment loaded, checked and wired to its provider and state: what plan, apply,
@@ -79,6 +83,8 @@ struct EngineSession {
             throw CommandFailure(message: error.message)
         } catch let error as StalePlanError {
             throw CommandFailure(message: "error: \(error.message)")
+        } catch let error as UnknownTargetError {
+            throw CommandFailure(message: "error: \(error.message)\n  = fix: \(error.fix)")
         }
     }
 

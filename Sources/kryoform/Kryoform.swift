@@ -9,13 +9,13 @@ struct Kryoform: AsyncParsableCommand {
         abstract: "Declarative clusters and stacks on DigitalOcean, Vultr, AWS and your own hosts.",
         version: "0.1.0",
         subcommands: [ValidateCommand.self, InventoryCommand.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self,
-                      DriftCommand.self, StateCommand.self, CostCommand.self]
+                      DriftCommand.self, StateCommand.self, CostCommand.self, VersionCommand.self]
     )
 
     /// Exit codes: 0 success, 1 any error (usage errors included), 2 success with changes present.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -34,6 +34,18 @@ struct Kryoform: AsyncParsableCommand {
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
             Foundation.exit(1)
         }
+    }
+}
+
+/// `kryoform version`: what `kryoform --version` prints.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print kryoform's version (as --version does).")
+
+    /// Accepted, so `kryoform -C DIR version` works like every other command.
+    @OptionGroup var global: GlobalOptions
+
+    func run() {
+        print(Kryoform.configuration.version)
     }
 }
 

@@ -12,7 +12,7 @@ struct ValidateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: "Report only this environment's problems (with the project's and the inventory's).")
+    @Option(name: .shortAndLong, help: "Report only what blocks this environment: its file's problems, the project's and those of the stacks it selects (matched by the environment: key).")
     var environment: String?
 
     @Flag(help: "Print the result as JSON.")

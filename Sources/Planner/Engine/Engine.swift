@@ -75,10 +75,13 @@ public struct Engine: Sendable {
         let catalog = try await cloud.catalog()
         let desired = try desiredState(catalog: catalog)
         let observed = try await observe()
-        var plan = Planner.plan(Planner.Input(
+        let input = Planner.Input(
             desired: desired, observed: observed, state: try store.read(), catalog: catalog, mode: mode,
             protect: context.environment.protect, allowDestroy: allowDestroy, targets: targets,
-            specsDigest: context.specsDigest, now: now))
+            specsDigest: context.specsDigest, now: now)
+        // A target naming nothing is an error before any plan is shown, never an empty plan.
+        if let unknown = Planner.unknownTargets(input).first { throw unknown }
+        var plan = Planner.plan(input)
         if let configurator {
             let notes = (plan.notes ?? []) + configurator.observationNotes()
             plan.notes = notes.isEmpty ? nil : notes

@@ -29,14 +29,39 @@ public struct Plan: Hashable, Sendable, Codable {
     public var errors: [String]
     /// What the plan leaves out, and why (node configuration a provider cannot do yet).
     public var notes: [String]?
+    /// Set when the plan was restricted with `--target`: it then holds only the targets and what
+    /// they depend on.
+    public var targeting: PlanTargeting? = nil
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", project, environment, provider, region, mode, createdAt = "created_at"
-        case changes, summary, cost, basis, errors, notes
+        case changes, summary, cost, basis, errors, notes, targeting
     }
 
     /// True when applying it would change anything, the state included.
     public var hasChanges: Bool { changes.contains(where: \.doesSomething) }
+}
+
+/// What `--target` named, and how many addresses outside the targets the plan did not look at.
+public struct PlanTargeting: Hashable, Sendable, Codable {
+    public var targets: [ResourceAddress]
+    /// Addresses with a change or a record that the plan left out because no target needs them.
+    public var leftOut: Int
+
+    public init(targets: [ResourceAddress], leftOut: Int) {
+        self.targets = targets
+        self.leftOut = leftOut
+    }
+
+    /// "19 resources outside the targets were not planned (--target node.main.1)."
+    public var sentence: String {
+        "\(leftOut) resource\(leftOut == 1 ? "" : "s") outside the targets \(leftOut == 1 ? "was" : "were") not planned (--target "
+            + targets.map(\.rawValue).joined(separator: ", ") + ")."
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case targets, leftOut = "left_out"
+    }
 }
 
 /// What the plan does to one resource.

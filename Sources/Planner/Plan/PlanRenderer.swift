@@ -37,10 +37,17 @@ public struct PlanRenderer {
         let shown = visibleChanges
         let header = "environment \(plan.environment) (\(plan.provider), \(plan.region))"
         let notes = (plan.notes ?? []).map { "\n" + paint("note:", "36") + " " + $0 }.joined()
+        // A targeted plan speaks of what it looked at, and says how much it left out.
+        let leftOut = plan.targeting.map { $0.sentence + "\n" } ?? ""
         guard !shown.isEmpty else {
             if plan.mode == .refreshOnly {
-                return paint("No drift.", "1") + " Everything the state of the \(header) records exists as recorded (\(plan.changes.count) resources).\n"
+                let scope = plan.targeting == nil ? "Everything the state of the \(header) records" : "The targeted resources of the \(header)"
+                return paint("No drift.", "1") + " \(scope) exist as recorded (\(plan.changes.count) resources).\n" + leftOut
                     + (driftReport ? "" : costLine()) + notes
+            }
+            if plan.targeting != nil {
+                return paint("No changes.", "1") + " The targeted resources of the \(header) match the specs (\(plan.changes.count) resources).\n"
+                    + leftOut + costLine() + notes
             }
             return paint("No changes.", "1") + " The \(header) matches the specs (\(plan.changes.count) resources).\n" + costLine() + notes
         }
@@ -59,6 +66,7 @@ public struct PlanRenderer {
             return lines.joined(separator: "\n") + notes
         }
         lines.append(summaryLine())
+        if let targeting = plan.targeting { lines.append(targeting.sentence) }
         lines.append(costLine() + notes)
         return lines.joined(separator: "\n")
     }
@@ -131,12 +139,13 @@ public struct PlanRenderer {
         let shown = visibleChanges
         var lines = ["### kryoform plan: `\(plan.environment)` (\(plan.provider), \(plan.region))", ""]
         if shown.isEmpty {
-            lines.append("**No changes.** \(plan.changes.count) resources match the specs.")
+            lines.append("**No changes.** \(plan.changes.count) \(plan.targeting == nil ? "" : "targeted ")resources match the specs.")
         } else {
             let summary = plan.summary
             lines.append("**\(summary.create) to create, \(summary.update) to update, \(summary.replace) to replace, \(summary.delete) to delete**"
                          + (summary.stateOnly > 0 ? ", \(summary.stateOnly) state-only" : ""))
         }
+        if let targeting = plan.targeting { lines += ["", targeting.sentence] }
         lines.append("")
         let delta = plan.cost.monthlyAfter - plan.cost.monthlyBefore
         lines.append("Monthly cost: \(Money.format(plan.cost.monthlyBefore)) → \(Money.format(plan.cost.monthlyAfter)) (\(delta > 0 ? "+" : "")\(Money.format(delta)))")

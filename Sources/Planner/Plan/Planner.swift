@@ -45,12 +45,16 @@ public enum Planner {
             changes += diff(desired: desired, current: current, state: stateRecords, catalog: input.catalog,
                             reasonForDelete: input.mode == .destroy ? "destroy" : "not in spec any more")
         }
+        var errors: [String] = []
+        var targeting: PlanTargeting?
         if !input.targets.isEmpty {
-            changes = restrict(changes, to: input.targets, desired: input.desired)
+            let restricted = restrict(changes, to: input.targets, desired: input.desired)
+            changes = restricted.changes
+            targeting = PlanTargeting(targets: input.targets, leftOut: restricted.leftOut)
+            errors += unknownTargets(input).map { "\($0.message)\n  = fix: \($0.fix)" }
         }
         changes.sort { ($0.address, $0.providerID ?? "") < ($1.address, $1.providerID ?? "") }
 
-        var errors: [String] = []
         let destroyed = changes.filter { $0.action == .delete || $0.action == .replace }
         if input.protect, !input.allowDestroy, !destroyed.isEmpty {
             let names = destroyed.map { "\($0.address) (\($0.action.rawValue))" }
@@ -66,7 +70,7 @@ public enum Planner {
             changes: changes, summary: PlanSummary(changes: changes),
             cost: PlanCost(monthlyBefore: before, monthlyAfter: after, currency: input.catalog.currency),
             basis: PlanBasis(stateLineage: input.state?.lineage, stateSerial: input.state?.serial ?? 0, specsDigest: input.specsDigest),
-            errors: errors, notes: nil)
+            errors: errors, notes: nil, targeting: targeting)
     }
 
     /// One observed resource per address (the one the state records, else the oldest id), and
@@ -202,21 +206,5 @@ public enum Planner {
             }
         }
         return changes
-    }
-
-    /// `--target`: only the named resources and what they depend on change; the rest is left as it is.
-    static func restrict(_ changes: [PlanChange], to targets: [ResourceAddress], desired: DesiredState) -> [PlanChange] {
-        var keep = Set<ResourceAddress>()
-        var queue = targets
-        while let address = queue.popLast() {
-            guard keep.insert(address).inserted else { continue }
-            queue += desired.resource(address)?.dependsOn ?? []
-        }
-        return changes.map { change in
-            guard !keep.contains(change.address), change.doesSomething else { return change }
-            return PlanChange(address: change.address, kind: change.kind, action: .noOp, reasons: ["not targeted (--target)"],
-                              before: change.before, after: change.before, dependsOn: change.dependsOn, providerID: change.providerID,
-                              monthlyBefore: change.monthlyBefore, monthlyAfter: change.monthlyBefore)
-        }
     }
 }

@@ -33,7 +33,9 @@ enum ProviderDecoder {
             reader.error("provider \(name.rawValue) needs a region", at: node, fix: regionHint(name))
         }
         if let node = fields["endpoint"], let text = reader.string(node, at: path / "endpoint", what: "provider.endpoint") {
-            if let problem = checkEndpoint(text) {
+            if let problem = checkEndpoint(text), problem.revealsSecret {
+                reader.secretError("provider.endpoint \(problem.message)", at: node, fix: problem.fix)
+            } else if let problem = checkEndpoint(text) {
                 reader.error("provider.endpoint \(problem.message)", at: node, fix: problem.fix)
             } else if !name.isCloud {
                 reader.error("provider \(name.rawValue) has no HTTP API, so 'endpoint' does not apply", at: fields.keyNode("endpoint") ?? node)
@@ -74,7 +76,8 @@ enum ProviderDecoder {
         let rest = text.dropFirst(scheme.count)
         let authority = rest.prefix { $0 != "/" }
         if authority.contains("@") {
-            return ParseProblem("must not carry credentials", fix: "put credentials in the provider's credential keys as env: references")
+            return ParseProblem("must not carry credentials", fix: "put credentials in the provider's credential keys as env: references",
+                                revealsSecret: true)
         }
         guard !authority.isEmpty else { return ParseProblem("has no host, found '\(text)'") }
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {

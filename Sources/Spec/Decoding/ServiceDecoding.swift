@@ -139,11 +139,9 @@ enum ServiceDecoding {
                 : ParseProblem("'\(name)' is not a valid environment variable name", fix: "use letters, digits, '_', '.' and '-', not starting with a digit")
         }) ?? [:]
         for (name, value) in values where looksLikeSecret(name) && !value.isEmpty {
-            let path = ModelPath.root / "env" / name
-            reader.report(.error(
-                "env '\(name)' holds a literal secret; secrets never belong in a spec",
-                at: reader.sourceMap.location(of: path),
-                fix: "list it under secrets: and point the image at /run/secrets/<name> (many images read \(name)_FILE)"))
+            reader.secretError("env '\(name)' holds a literal secret; secrets never belong in a spec", value: value,
+                               at: reader.sourceMap.location(of: ModelPath.root / "env" / name),
+                               fix: "list it under secrets: and point the image at /run/secrets/<name> (many images read \(name)_FILE)")
         }
         return values
     }

@@ -22,6 +22,17 @@ public struct SourceLocation: Hashable, Sendable, Codable, Comparable, CustomStr
     }
 }
 
+/// Characters of one line of a spec file: `length` from `start`, or to the end of the line when nil.
+public struct SourceSpan: Hashable, Sendable, Codable {
+    public var start: SourceLocation
+    public var length: Int?
+
+    public init(start: SourceLocation, length: Int?) {
+        self.start = start
+        self.length = length
+    }
+}
+
 /// One problem found in the specs: what is wrong, where, and what to do about it.
 public struct Diagnostic: Hashable, Sendable, Codable {
     public enum Severity: String, Hashable, Sendable, Codable {
@@ -36,23 +47,29 @@ public struct Diagnostic: Hashable, Sendable, Codable {
     public var notes: [String]
     /// What the user can do, when one fix is known ("did you mean 'nodes'?").
     public var fix: String?
+    /// Where the file holds a secret's value, when the problem is that it does: every excerpt of
+    /// that line shows a mask there instead. The message never quotes the value.
+    public var secret: SourceSpan?
 
     public init(
         _ severity: Severity,
         _ message: String,
         at location: SourceLocation,
         notes: [String] = [],
-        fix: String? = nil
+        fix: String? = nil,
+        secret: SourceSpan? = nil
     ) {
         self.severity = severity
         self.message = message
         self.location = location
         self.notes = notes
         self.fix = fix
+        self.secret = secret
     }
 
-    public static func error(_ message: String, at location: SourceLocation, notes: [String] = [], fix: String? = nil) -> Diagnostic {
-        Diagnostic(.error, message, at: location, notes: notes, fix: fix)
+    public static func error(_ message: String, at location: SourceLocation, notes: [String] = [], fix: String? = nil,
+                             secret: SourceSpan? = nil) -> Diagnostic {
+        Diagnostic(.error, message, at: location, notes: notes, fix: fix, secret: secret)
     }
 
     public static func warning(_ message: String, at location: SourceLocation, notes: [String] = [], fix: String? = nil) -> Diagnostic {

@@ -3,10 +3,28 @@ public struct SourceFile: Sendable, Hashable {
     /// The path relative to the project root, as diagnostics print it.
     public let path: String
     public let text: String
+    /// Where the file holds secrets' values (literal secrets found while reading it): `excerpt`
+    /// masks them, so no quoted line shows one.
+    public var secrets: [SourceSpan] = []
+
+    /// What stands for a secret's value in an excerpt, whatever its length.
+    public static let mask = "********"
 
     public init(path: String, text: String) {
         self.path = path
         self.text = text
+    }
+
+    /// Line `number` as a diagnostic may quote it: with every secret on it masked; nil past the end.
+    public func excerpt(_ number: Int) -> String? {
+        guard var characters = line(number).map(Array.init) else { return nil }
+        // Right to left, so the columns of the spans still to mask stay where they were.
+        for span in secrets.filter({ $0.start.line == number }).sorted(by: { $0.start.column > $1.start.column }) {
+            let start = min(max(span.start.column - 1, 0), characters.count)
+            let end = span.length.map { min(start + $0, characters.count) } ?? characters.count
+            characters.replaceSubrange(start..<end, with: Array(Self.mask))
+        }
+        return String(characters)
     }
 
     /// The text of 1-based line `number`, without its line break; nil past the end.

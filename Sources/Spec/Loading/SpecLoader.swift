@@ -38,6 +38,7 @@ public struct SpecLoader {
                 }
             }
             if let stack { specs.stacks.append(stack) } else { specs.unreadableStacks.insert(baseName(path)) }
+            specs.stackFiles[path] = stack?.name ?? baseName(path)
         }
         for path in yamlFiles(in: Self.environmentsDirectory, into: &specs) {
             if path.hasSuffix(".release.yaml") {
@@ -54,9 +55,11 @@ public struct SpecLoader {
                 }
             }
             if let environment { specs.environments.append(environment) }
+            specs.environmentFiles[path] = environment?.name ?? baseName(path)
         }
         specs.stacks.sort { $0.name < $1.name }
-        specs.environments.sort { $0.name < $1.name }
+        // Two files of one name are an error (EnvironmentNameRules); until fixed, the first by path is the one -e finds.
+        specs.environments.sort { ($0.name, $0.source.file) < ($1.name, $1.source.file) }
         specs.diagnostics += SpecValidator(specs: specs).validate()
         specs.diagnostics = specs.diagnostics.sortedByLocation()
         return specs
@@ -109,10 +112,12 @@ public struct SpecLoader {
             specs.sources[path] = source
             specs.diagnostics.append(.error("file is empty; expected \(what)", at: .start(of: path), fix: "start it with '\(example)'"))
             return nil
-        case .document(let node, let source):
-            specs.sources[path] = source
+        case .document(let node, var source):
             let reader = DocumentReader(source: source)
             let value = decode(node, reader)
+            // Literal secrets found while decoding are masked in every line quoted from this file.
+            source.secrets = reader.diagnostics.compactMap(\.secret)
+            specs.sources[path] = source
             specs.diagnostics += reader.diagnostics
             return value
         }

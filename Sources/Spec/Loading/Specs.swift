@@ -12,6 +12,11 @@ public struct Specs: Sendable {
     public var diagnostics: [Diagnostic]
     /// Names of stack files that could not be read: references to them are not reported again.
     public var unreadableStacks: Set<String> = []
+    /// The stack each file under stacks/ declares, by path: its `stack:` name, or the file's base
+    /// name when the file could not be read.
+    public var stackFiles: [String: String] = [:]
+    /// The same for the files under environments/: the `environment:` each declares, or its base name.
+    public var environmentFiles: [String: String] = [:]
     /// How many files were read.
     public var fileCount: Int { sources.count }
 
@@ -23,10 +28,14 @@ public struct Specs: Sendable {
         environments.first { $0.name == name }
     }
 
-    /// Every problem except those in other environments' files: what concerns `environment`
-    /// (its own file, the project's and the inventory's).
+    /// Every problem that concerns `environment`: the project's, its own file's, and those of the
+    /// stack files it selects. Other environments' files and the stack files it does not select
+    /// do not block it (`validate` without `-e` still reports them).
     public func diagnostics(forEnvironment name: String) -> [Diagnostic] {
-        let otherFiles = Set(environments.filter { $0.name != name }.map(\.source.file))
+        var otherFiles = Set(environmentFiles.filter { $0.value != name }.keys)
+        if let selection = environment(named: name)?.stacks {
+            otherFiles.formUnion(stackFiles.filter { !selection.includes($0.value) }.keys)
+        }
         return diagnostics.filter { !otherFiles.contains($0.location.file) }
     }
 

@@ -31,7 +31,7 @@ public enum SecretReference: Hashable, Sendable, Codable, CustomStringConvertibl
         }
         return .failure(ParseProblem(
             "is a literal secret; secrets must be references, never values in a spec",
-            fix: "write env:NAME or file:PATH, and rotate the secret if this file was ever committed"))
+            fix: "write env:NAME or file:PATH, and rotate the secret if this file was ever committed", revealsSecret: true))
     }
 
     static func isVariableName(_ name: String) -> Bool {

@@ -7,6 +7,7 @@ struct SpecValidator {
 
     func validate() -> [Diagnostic] {
         var diagnostics = InventoryRules(stacks: specs.stacks, unreadable: specs.unreadableStacks).check()
+        diagnostics += EnvironmentNameRules(environments: specs.environments).check()
         for environment in specs.environments {
             let selected = specs.stacks(in: environment)
             diagnostics += EnvironmentRules(environment: environment, specs: specs, selected: selected).check()
@@ -25,7 +26,8 @@ struct SpecValidator {
         let withNetworks = specs.environments.filter { $0.network.cidr != nil && $0.provider.name.isCloud }
         for (index, environment) in withNetworks.enumerated() {
             guard let cidr = environment.network.cidr else { continue }
-            for earlier in withNetworks[..<index] where earlier.provider.name == environment.provider.name {
+            // Two files of one name are reported as such (EnvironmentNameRules), not as overlapping networks.
+            for earlier in withNetworks[..<index] where earlier.provider.name == environment.provider.name && earlier.name != environment.name {
                 guard let other = earlier.network.cidr, cidr.overlaps(other) else { continue }
                 diagnostics.append(.error(
                     "network \(cidr) overlaps network \(other) of environment '\(earlier.name)' on \(environment.provider.name.rawValue)",

@@ -182,6 +182,9 @@ final class DocumentReader {
         guard let text = string(node, at: path, what: what) else { return nil }
         switch parse(text) {
         case .success(let value): return value
+        case .failure(let problem) where problem.revealsSecret:
+            secretError("\(what) \(problem.message)", at: node, fix: problem.fix)
+            return nil
         case .failure(let problem):
             error("\(what) \(problem.message)", at: node, fix: problem.fix)
             return nil
@@ -243,9 +246,13 @@ public struct ParseProblem: Error, Hashable, Sendable {
     /// Completes "memory …": "needs a unit, e.g. 512MiB".
     public var message: String
     public var fix: String?
+    /// True when the problem is that the text itself is a secret (a literal token, a password in
+    /// a URL): the diagnostic then masks the value wherever the line is quoted.
+    public var revealsSecret: Bool
 
-    public init(_ message: String, fix: String? = nil) {
+    public init(_ message: String, fix: String? = nil, revealsSecret: Bool = false) {
         self.message = message
         self.fix = fix
+        self.revealsSecret = revealsSecret
     }
 }
