@@ -16,12 +16,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/CoreOffice/XMLCoder.git", exact: "0.18.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
         .target(name: "Spec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Resource graph, planner, state and the apply walk.
-        .target(name: "Planner", dependencies: ["Spec", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Planner", dependencies: [
+            "Spec", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+        ]),
         // HTTP transport and the cloud adapters, sandbox and static providers, and the node
         // configurator that drives Remote for the swarm and stack resources.
         .target(name: "Providers", dependencies: [
@@ -30,6 +33,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // Connection failures (refused, unreachable) come as NIOPosix's errors.
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
             // EC2's Query API answers in XML.
             .product(name: "XMLCoder", package: "XMLCoder"),
         ]),
@@ -64,6 +70,7 @@ let package = Package(
                 "Spec", "Planner", "Providers", "Remote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Rainbow", package: "Rainbow"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Benchmarks whose results go to docs/benchmarks.md.

@@ -22,6 +22,7 @@ struct GlobalOptions: ParsableArguments {
     func configureOutput() {
         let noColorVariable = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         Rainbow.enabled = !noColor && !noColorVariable && isatty(STDOUT_FILENO) == 1
+        CommandLogHandler.bootstrap(level: logLevel.loggerLevel)
     }
 
     /// The project root: `-C DIR`, or the nearest folder upward from the current one holding kryoform.yaml.

@@ -218,7 +218,7 @@ public struct ApplyWalk: Sendable {
                 case .success(let resource): created.append(resource)
                 case .failure(let error) where error.kind == .throttled && error.nothingWasDone && attempt < maxAttempts:
                     retry.append((id, request))
-                    wait = max(wait, error.retryAfter ?? Self.backoff(attempt))
+                    wait = max(wait, error.retryAfter ?? ThrottleRetry.backoff(attempt))
                 case .failure(let error):
                     failures[id] = error.description
                     if error.nothingWasDone { refused.append(request.address) }
@@ -284,19 +284,9 @@ public struct ApplyWalk: Sendable {
 
     /// Runs `body`, again after a wait when the provider throttles.
     private func retrying<T>(_ address: ResourceAddress, _ body: () async throws -> T) async throws -> T {
-        var attempt = 1
-        while true {
-            do { return try await body() } catch let error as ProviderError where error.kind == .throttled && attempt < maxAttempts {
-                let wait = error.retryAfter ?? Self.backoff(attempt)
-                events(.retrying(address, after: wait, reason: "throttled by the provider"))
-                await sleep(wait)
-                attempt += 1
-            }
-        }
-    }
-
-    static func backoff(_ attempt: Int) -> Double {
-        min(0.25 * Double(1 << min(attempt, 6)), 10)
+        try await ThrottleRetry(maxAttempts: maxAttempts, sleep: sleep).run(onRetry: { wait, _ in
+            events(.retrying(address, after: wait, reason: "throttled by the provider"))
+        }, body)
     }
 
     static func describe(_ error: Error) -> String {

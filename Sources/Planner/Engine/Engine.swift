@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Spec
 
 /// The environment an engine works on, as the specs describe it.
@@ -42,6 +43,8 @@ public struct Engine: Sendable {
     /// available yet, and plans then cover the cloud resources alone.
     public var configurator: ResourceDriver?
     public var store: StateStore
+    /// How observation answers a provider that throttles: as the apply walk does.
+    public var throttle = ThrottleRetry()
 
     public init(context: EnvironmentContext, cloud: CloudProvider, configurator: ResourceDriver?, store: StateStore) {
         self.context = context
@@ -63,16 +66,28 @@ public struct Engine: Sendable {
 
     /// Everything the provider and the nodes report for this environment.
     public func observe() async throws -> [ObservedResource] {
-        guard let configurator else { return try await cloud.observe(context.scope) }
-        async let cloudResources = cloud.observe(context.scope)
-        async let configured = configurator.observe(context.scope)
+        let scope = context.scope
+        let cloud = self.cloud
+        guard let configurator else { return try await retryingThrottled("listing the cloud resources") { try await cloud.observe(scope) } }
+        async let cloudResources = retryingThrottled("listing the cloud resources") { try await cloud.observe(scope) }
+        async let configured = retryingThrottled("reading the nodes") { try await configurator.observe(scope) }
         return try await cloudResources + configured
     }
+
+    /// Runs a read of observation again while the provider refuses it for throttling, saying so at `info`.
+    func retryingThrottled<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        try await throttle.run(onRetry: { wait, attempt in
+            Engine.logger.info("\(what): throttled by the provider; retrying in \(String(format: "%.1f", wait)) s, attempt \(attempt + 1) of \(throttle.maxAttempts)")
+        }, body)
+    }
+
+    static let logger = Logger(label: "kryoform.engine")
 
     /// Makes a plan against what really exists. The caller holds the lock.
     public func plan(mode: Plan.Mode = .normal, allowDestroy: Bool = false, targets: [ResourceAddress] = [], now: Date = Date())
         async throws -> (plan: Plan, desired: DesiredState) {
-        let catalog = try await cloud.catalog()
+        let cloud = self.cloud
+        let catalog = try await retryingThrottled("reading the catalog") { try await cloud.catalog() }
         let desired = try desiredState(catalog: catalog)
         let observed = try await observe()
         let input = Planner.Input(

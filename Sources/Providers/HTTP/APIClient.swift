@@ -63,7 +63,7 @@ public struct APIClient: Sendable {
             let reason: HTTPFailure.Reason
             switch error {
             case .timeout: reason = .timeout
-            case .connection(let detail): reason = .connection(detail)
+            case .connection(let detail), .refused(let detail): reason = .connection(detail)
             }
             throw HTTPFailure(provider: provider, method: request.method, path: request.path, reason: reason)
         }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Speaks HTTP/1.1 through async-http-client to `baseURL` (the provider's public API or the
 /// environment's `endpoint:`).
@@ -31,10 +32,12 @@ public struct AsyncHTTPTransport: HTTPTransport {
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await HTTPClient.shared.execute(outgoing, timeout: .milliseconds(Int64(timeout * 1000)))
+            let response = try await Self.client.execute(outgoing, timeout: .milliseconds(Int64(timeout * 1000)))
             let body = try await response.body.collect(upTo: maxBodyBytes)
             return HTTPResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                                 body: Data(body.readableBytesView))
+        } catch let error where Self.isRefusal(error) {
+            throw TransportError.refused("connection refused: nothing listens at \(Self.origin(of: baseURL))")
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: throw TransportError.timeout
@@ -49,6 +52,31 @@ public struct AsyncHTTPTransport: HTTPTransport {
             // NIO's connection errors (refused, reset, closed mid-answer).
             throw TransportError.connection(String(describing: error))
         }
+    }
+
+    /// kryoform's one HTTP client. Unlike `HTTPClient.shared` it does not keep trying to
+    /// connect until a request's deadline: a connection that cannot be made fails the request at
+    /// once, and the retry layer decides (a refusal is final, a timeout is retried).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(15)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// Whether the connection was refused (ECONNREFUSED), however NIO wraps it.
+    static func isRefusal(_ error: Error) -> Bool {
+        switch error {
+        case let error as IOError: return error.errnoCode == ECONNREFUSED
+        case let error as NIOConnectionError: return !error.connectionErrors.isEmpty && error.connectionErrors.allSatisfy { isRefusal($0.error) }
+        default: return false
+        }
+    }
+
+    /// `scheme://host:port` of `url`, for messages.
+    static func origin(of url: URL) -> String {
+        guard let scheme = url.scheme, let host = url.host else { return url.absoluteString }
+        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
     }
 
     func url(for request: HTTPRequest) -> String {

@@ -55,6 +55,8 @@ public enum TransportError: Error, Sendable, Equatable {
     case timeout
     /// The connection could not be made or was dropped.
     case connection(String)
+    /// Nothing listens at the address (the connection was refused): not transient, so never retried.
+    case refused(String)
 }
 
 /// Sends requests. The layers (authentication, rate limiting, retries) are transports around

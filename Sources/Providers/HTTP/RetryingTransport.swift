@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// How often and how long to try again.
 public struct RetryPolicy: Sendable, Hashable {
@@ -64,6 +65,8 @@ public struct RetryingTransport: HTTPTransport {
             do {
                 response = try await inner.send(request)
             } catch let error as TransportError {
+                // A refused connection is an address where nothing listens: waiting will not fix it.
+                if case .refused = error { throw error }
                 guard request.retry == .idempotent, attempt < policy.maxAttempts else { throw error }
                 try await wait(request, status: nil, attempt: attempt, asked: nil)
                 attempt += 1
@@ -88,8 +91,13 @@ public struct RetryingTransport: HTTPTransport {
         // What the provider asked for, plus a little jitter so parallel requests do not return together.
         if let asked { delay = asked + random.next() * policy.baseDelay }
         onRetry(RetryEvent(method: request.method, path: request.path, status: status, attempt: attempt, delay: delay))
+        let why = status.map { "answered \($0)" } ?? "no answer (timeout or dropped connection)"
+        Self.logger.info("retrying \(request.method) \(request.path) in \(String(format: "%.1f", delay)) s, attempt \(attempt + 1) of \(policy.maxAttempts): \(why)",
+                         metadata: ["progress": "true"])
         try await clock.sleep(seconds: delay)
     }
+
+    static let logger = Logger(label: "kryoform.http")
 
     /// `retry-after` (seconds or an HTTP date), else `ratelimit-reset` when nothing is left.
     static func askedDelay(_ response: HTTPResponse, now: Date) -> Double? {
