@@ -138,6 +138,9 @@ struct StaticSwarmEndToEndTests {
         #expect(labels.contains(#""kryoform.role":"data""#) && labels.contains(#""kryoform.role.data":"true""#))
         let managers = try hosts.docker(0, ["node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}}"])
         #expect(managers.trimmingCharacters(in: .whitespacesAndNewlines) == management)
+        // The overlay between the nodes is encrypted (IPsec), as stacks/cilium.yaml promises.
+        let encrypted = try hosts.docker(0, ["network", "inspect", "kf-lab-lab", "--format", "{{index .Options \"encrypted\"}}"])
+        #expect(encrypted.trimmingCharacters(in: .whitespacesAndNewlines) == "true", "the overlay network is not encrypted: \(encrypted)")
 
         // 3. Nothing changed: no-change plan, and apply runs no command that changes anything.
         var before = try lab.updatedAt()

@@ -269,13 +269,14 @@ public struct SwarmOperations: Sendable {
                             on: node, stdin: Data(token.utf8), mutating: true, what: "docker swarm join")
     }
 
-    /// Makes the environment's overlay network when it is missing. Two deploys may race to
-    /// make it: the loser finds it made.
+    /// Makes the environment's overlay network when it is missing, encrypted: Swarm then
+    /// carries the traffic between nodes in IPsec (ESP), since it crosses provider networks that
+    /// kryoform does not own. Two deploys may race to make it: the loser finds it made.
     public func ensureNetwork(on manager: NodeEndpoint) async throws {
         let quoted = shellQuote(network)
         let found = try await shell.output("docker network inspect --format '{{.Name}}' \(quoted)", on: manager, mutating: false)
         guard found.exitStatus != 0 else { return }
-        try await shell.run("docker network create --driver overlay --attachable \(quoted) >/dev/null 2>&1 || docker network inspect \(quoted) >/dev/null",
+        try await shell.run("docker network create --driver overlay --attachable --opt encrypted \(quoted) >/dev/null 2>&1 || docker network inspect \(quoted) >/dev/null",
                             on: manager, mutating: true, what: "creating the overlay network \(network)")
     }
 
