@@ -13,7 +13,13 @@ struct CommandRun {
     static var binary: URL {
         let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kryoform")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        // The binary of the configuration these tests were built in: the suite runs on the
+        // release build in CI (scripts/test), so the end-to-end tests drive what users install.
+        #if DEBUG
         return packageRoot.appendingPathComponent(".build/debug/kryoform")
+        #else
+        return packageRoot.appendingPathComponent(".build/release/kryoform")
+        #endif
     }
 
     static func run(_ arguments: [String], in directory: URL = packageRoot, environment: [String: String] = [:]) throws -> CommandRun {
