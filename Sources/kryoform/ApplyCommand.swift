@@ -40,7 +40,7 @@ struct ApplyCommand: AsyncParsableCommand {
         global.configureOutput()
         let saved = try planFile.map(PlanFile.read)
         // validate() made sure one of the two is there; a plan for another environment than -e is refused by checkSaved.
-        let session = try EngineSession.open(global, environment: environment ?? saved?.environment ?? "")
+        let session = try EngineSession.open(global, environment: environment ?? saved?.environment ?? "", mayMakeKey: true)
         try await session.explaining {
             try await session.withLock("apply") {
                 let plan: Plan
@@ -97,13 +97,26 @@ struct ExecutionOptions: ParsableArguments {
         let progress = ApplyProgress(total: plan.changes.filter(\.doesSomething).count)
         let interruption = Interruption()
         InterruptHandling.shared.set(.drain(interruption, progress))
-        let result = try await session.engine.apply(plan, inputs: inputs, parallelism: parallelism, interruption: interruption,
+        let result = try await session.engine.apply(Self.withMadeKey(plan, session: session), inputs: inputs, parallelism: parallelism,
+                                                    interruption: interruption,
                                                     events: { progress.handle($0) })
         InterruptHandling.shared.set(.stop(done: "the \(verb.rawValue) had finished, and what it did is saved in the state"))
         progress.finish()
         print(ApplySummary(result: result, environment: plan.environment, verb: verb).text())
         if result.interrupted { throw QuietExit(code: InterruptHandling.shared.exitCode ?? 130) }
         if !result.succeeded { throw QuietExit(code: 1) }
+    }
+
+    /// A saved plan made before the project's key existed plans it `(made by apply)`; this run
+    /// has made it, so the create records the real fingerprint.
+    static func withMadeKey(_ plan: Plan, session: EngineSession) -> Plan {
+        let key = session.engine.context.publicKey
+        guard !key.isEmpty else { return plan }
+        var plan = plan
+        for index in plan.changes.indices where plan.changes[index].after?["public_key"] == DesiredStateBuilder.keyMadeByApply {
+            plan.changes[index].after?["public_key"] = DesiredStateBuilder.fingerprint(ofPublicKey: key)
+        }
+        return plan
     }
 
     private func confirm(_ plan: Plan, verb: Verb) throws {

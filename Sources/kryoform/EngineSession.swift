@@ -23,7 +23,9 @@ struct EngineSession {
     var engine: Engine
     var renderer: DiagnosticRenderer
 
-    static func open(_ global: GlobalOptions, environment name: String) throws -> EngineSession {
+    /// `mayMakeKey`: whether this command may make the project's SSH key pair when it is missing
+    /// (apply does; read-only commands write no file, and plan with a placeholder instead).
+    static func open(_ global: GlobalOptions, environment name: String, mayMakeKey: Bool = false) throws -> EngineSession {
         let root = try global.projectRoot()
         let specs = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
         let renderer = DiagnosticRenderer(sources: specs.sources)
@@ -38,7 +40,8 @@ struct EngineSession {
         do { try ProviderFactory.preflight(environment, projectRoot: root) } catch let error as ProviderError {
             throw CommandFailure(message: EngineSession.describe(error))
         }
-        let publicKey = try ProjectKey.publicKey(project: project, root: root, renderer: renderer)
+        let keys = try ProjectKey.publicKeys(project: project, root: root, renderer: renderer, mayMake: mayMakeKey)
+        let publicKey = keys.first ?? ""
         let stacks = specs.stacks(in: environment)
         let logsCommands = global.logLevel == .debug || global.logLevel == .trace
         let nodes = NodeAccess(project: project, stacks: stacks, log: { record in
@@ -52,8 +55,9 @@ struct EngineSession {
         var files = [(path: SpecLoader.projectFile, text: specs.sources[SpecLoader.projectFile]?.text ?? "")]
         files.append((environment.source.file, specs.sources[environment.source.file]?.text ?? ""))
         for stack in stacks { files.append((stack.source.file, specs.sources[stack.source.file]?.text ?? "")) }
-        let context = EnvironmentContext(project: project.name, environment: environment, stacks: stacks,
+        var context = EnvironmentContext(project: project.name, environment: environment, stacks: stacks,
                                          publicKey: publicKey, specsDigest: Engine.specsDigest(files))
+        context.authorizedKeys = keys
         let engine = Engine(context: context, cloud: drivers.cloud, configurator: drivers.configurator,
                             store: SignalSafeStateStore(base: LocalStateStore(projectRoot: root, environment: name), environment: name))
         return EngineSession(specs: specs, root: root, engine: engine, renderer: renderer)
@@ -90,55 +94,5 @@ struct EngineSession {
 
     static func describe(_ error: ProviderError) -> String {
         "error: \(error.message)" + (error.fix.map { "\n  = fix: \($0)" } ?? "")
-    }
-}
-
-/// The project's public SSH key, which every node gets.
-enum ProjectKey {
-    static let defaultPath = ".kryoform/ssh/id_ed25519.pub"
-
-    /// Reads `ssh.public_key`. A key under `.kryoform/` is kryoform's own: made with ssh-keygen
-    /// the first time it is needed. A missing key anywhere else is an error at its line.
-    static func publicKey(project: Project, root: URL, renderer: DiagnosticRenderer) throws -> String {
-        let configured = project.ssh.publicKey ?? defaultPath
-        let expanded = NSString(string: configured).expandingTildeInPath
-        let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : root.appendingPathComponent(expanded)
-        if !FileManager.default.fileExists(atPath: url.path) {
-            guard configured.hasPrefix(".kryoform/") else {
-                let diagnostic = Diagnostic.error(
-                    "ssh.public_key: \(configured) does not exist", at: project.source.location(of: "ssh.public_key"),
-                    fix: "create the key pair with ssh-keygen -t ed25519 -f \(configured.replacingOccurrences(of: ".pub", with: "")), or point public_key at an existing key")
-                throw CommandFailure(message: renderer.render(diagnostic))
-            }
-            try generate(privateKey: url.deletingPathExtension(), comment: "kryoform-\(project.name)")
-            FileHandle.standardError.write(Data("kryoform: made the project's SSH key pair \(configured.replacingOccurrences(of: ".pub", with: "")) (ed25519)\n".utf8))
-        }
-        guard let text = try? String(contentsOf: url, encoding: .utf8),
-              let line = text.split(separator: "\n").first.map(String.init), line.split(separator: " ").count >= 2 else {
-            let diagnostic = Diagnostic.error("ssh.public_key: \(configured) is not an OpenSSH public key",
-                                              at: project.source.location(of: "ssh.public_key"),
-                                              fix: "point public_key at a .pub file such as ~/.ssh/id_ed25519.pub")
-            throw CommandFailure(message: renderer.render(diagnostic))
-        }
-        return line
-    }
-
-    private static func generate(privateKey: URL, comment: String) throws {
-        try? FileManager.default.createDirectory(at: privateKey.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", privateKey.path]
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        do { try process.run() } catch {
-            throw CommandFailure(message: "error: cannot run ssh-keygen to make the project's SSH key: \(error.localizedDescription)\n  = fix: install openssh-client, or set ssh.public_key in kryoform.yaml to an existing key")
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let detail = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw CommandFailure(message: "error: ssh-keygen could not make \(privateKey.path): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
     }
 }

@@ -14,6 +14,25 @@ struct DesiredStateTests {
                                        catalog: testCatalogLarge, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd5 test").build().get()
     }
 
+    @Test("every key of ssh.public_key goes to each node's create; the first is the provider's key; no key yet plans as made by apply")
+    func testDesired_teamKeys() throws {
+        let specs = SpecLoader(fileSystem: LocalFileSystem(root: Self.root)).load()
+        let environment = try #require(specs.environment(named: "prod"))
+        let keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd5 alice", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd6 pipeline"]
+        let desired = try DesiredStateBuilder(project: "kryonix", environment: environment, stacks: specs.stacks(in: environment),
+                                              catalog: testCatalogLarge, publicKey: keys[0], authorizedKeys: keys).build().get()
+        let nodes = desired.resources.filter { $0.kind == .node }
+        #expect(!nodes.isEmpty)
+        for node in nodes {
+            #expect(desired.inputs[node.address]?[ResourceRequest.authorizedKeysInput] == keys.joined(separator: "\n"), "\(node.address)")
+        }
+        #expect(desired.inputs[.sshKey]?["public_key"] == keys[0])
+        #expect(desired.resource("ssh_key")?.attributes["public_key"] == DesiredStateBuilder.fingerprint(ofPublicKey: keys[0]))
+        let unmade = try DesiredStateBuilder(project: "kryonix", environment: environment, stacks: specs.stacks(in: environment),
+                                             catalog: testCatalogLarge, publicKey: "").build().get()
+        #expect(unmade.resource("ssh_key")?.attributes["public_key"] == DesiredStateBuilder.keyMadeByApply)
+    }
+
     @Test("local: stable addresses, the chosen size, volumes on their node, stacks after the swarm and their dependencies")
     func testDesired_local() throws {
         let desired = try desired("local")

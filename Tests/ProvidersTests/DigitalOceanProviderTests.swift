@@ -232,3 +232,14 @@ final class DigitalOceanProviderTests: XCTestCase {
         XCTAssertNotNil(error.fix)
     }
 }
+
+/// The cloud-init every cloud node is made with (DigitalOcean's, Vultr's and EC2's user data).
+final class NodeUserDataTests: XCTestCase {
+    func testUserData_trustsEveryKeyOfTheProject() {
+        let scope = ResourceScope(project: "shop", environment: "prod")
+        let text = Naming.userData(scope, cluster: "app", authorizedKeys: "ssh-ed25519 AAAA1 alice\n\nssh-ed25519 AAAA2 pipeline\n")
+        XCTAssertTrue(text.hasPrefix("#cloud-config\n"))
+        XCTAssertTrue(text.contains("ssh_authorized_keys:\n  - ssh-ed25519 AAAA1 alice\n  - ssh-ed25519 AAAA2 pipeline\nwrite_files:"), text)
+        XCTAssertFalse(Naming.userData(scope, cluster: "app").contains("ssh_authorized_keys"))
+    }
+}

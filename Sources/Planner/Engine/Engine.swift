@@ -10,6 +10,8 @@ public struct EnvironmentContext: Sendable {
     public var stacks: [Stack]
     /// The project's public SSH key line.
     public var publicKey: String
+    /// Every public key the nodes trust (the first is `publicKey`); empty before the key is made.
+    public var authorizedKeys: [String] = []
     /// SHA-256 over the files this environment is made from.
     public var specsDigest: String
 
@@ -55,7 +57,8 @@ public struct Engine: Sendable {
 
     public func desiredState(catalog: Catalog) throws -> DesiredState {
         let builder = DesiredStateBuilder(project: context.project, environment: context.environment, stacks: context.stacks,
-                                          catalog: catalog, publicKey: context.publicKey)
+                                          catalog: catalog, publicKey: context.publicKey,
+                                          authorizedKeys: context.authorizedKeys)
         switch builder.build() {
         case .success(var desired):
             if configurator == nil { desired.resources.removeAll { !$0.kind.isCloud } }

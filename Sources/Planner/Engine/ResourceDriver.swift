@@ -36,6 +36,9 @@ public struct ResourceRequest: Hashable, Sendable {
     /// `ClientToken`) send it, so a create whose answer was lost cannot make a second resource.
     public static let idempotencyTokenInput = "idempotency_token"
 
+    /// The input under which a node's create carries the public keys it is to trust, one a line.
+    public static let authorizedKeysInput = "authorized_keys"
+
     /// A token of 32 hex digits from the state the plan was made on and the address.
     public static func idempotencyToken(basis: PlanBasis, scope: ResourceScope, address: ResourceAddress) -> String {
         String(ContentHash.sha256("\(scope.project)/\(scope.environment)/\(basis.stateLineage ?? "-")/\(basis.stateSerial)/\(address.rawValue)").prefix(32))

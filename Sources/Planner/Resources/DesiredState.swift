@@ -26,14 +26,22 @@ public struct DesiredStateBuilder {
     public var stacks: [Stack]
     public var catalog: Catalog
     /// The project's public SSH key (`ssh-ed25519 AAAA… comment`), put on every node.
+    /// Empty when the key is not made yet (a plan from a command that writes no file).
     public var publicKey: String
+    /// Every key cloud nodes trust (each operator's and the pipeline's), `publicKey` among them.
+    public var authorizedKeys: [String]
 
-    public init(project: String, environment: Environment, stacks: [Stack], catalog: Catalog, publicKey: String) {
+    /// What a plan shows for a key that apply has yet to make.
+    public static let keyMadeByApply = "(made by apply)"
+
+    public init(project: String, environment: Environment, stacks: [Stack], catalog: Catalog, publicKey: String,
+                authorizedKeys: [String] = []) {
         self.project = project
         self.environment = environment
         self.stacks = stacks
         self.catalog = catalog
         self.publicKey = publicKey
+        self.authorizedKeys = authorizedKeys.isEmpty && !publicKey.isEmpty ? [publicKey] : authorizedKeys
     }
 
     /// The desired state, or the problems (each located in the environment's file) that prevent it.
@@ -69,7 +77,18 @@ public struct DesiredStateBuilder {
         guard problems.isEmpty else { return .failure(DesiredStateError(diagnostics: problems)) }
         return .success(DesiredState(
             project: project, environment: environment.name, provider: catalog.provider, region: region,
-            resources: resources.sorted { $0.address < $1.address }, inputs: [.sshKey: ["public_key": publicKey]]))
+            resources: resources.sorted { $0.address < $1.address }, inputs: inputs(resources)))
+    }
+
+    /// What creates need beyond the compared attributes: the key's text, and the keys each
+    /// cloud node is to trust.
+    private func inputs(_ resources: [DesiredResource]) -> [ResourceAddress: [String: String]] {
+        var inputs: [ResourceAddress: [String: String]] = [.sshKey: ["public_key": publicKey]]
+        guard !authorizedKeys.isEmpty else { return inputs }
+        for resource in resources where resource.kind == .node {
+            inputs[resource.address] = [ResourceRequest.authorizedKeysInput: authorizedKeys.joined(separator: "\n")]
+        }
+        return inputs
     }
 
     /// The network, firewall, key, nodes and volumes a cloud provider makes.
@@ -81,7 +100,7 @@ public struct DesiredStateBuilder {
             DesiredResource(address: .network, kind: .network, attributes: ["region": region, "cidr": cidr]),
             DesiredResource(address: .firewall, kind: .firewall, attributes: firewallAttributes(cidr: cidr), dependsOn: [.network]),
             DesiredResource(address: .sshKey, kind: .sshKey, attributes: [
-                "name": "\(project)-\(environment.name)", "public_key": Self.fingerprint(ofPublicKey: publicKey),
+                "name": "\(project)-\(environment.name)", "public_key": publicKey.isEmpty ? Self.keyMadeByApply : Self.fingerprint(ofPublicKey: publicKey),
             ]),
         ]
         for cluster in environment.clusters {

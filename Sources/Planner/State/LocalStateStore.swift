@@ -61,6 +61,10 @@ public struct LocalStateStore: StateStore {
         guard let holder = try currentLock() else { return }
         guard holder.id == id else { throw StateLockError.held(environment: environment, by: holder) }
         unlink(lockFile.path)
+        // A read-only command on a project with no state leaves nothing behind: the folders the
+        // lock needed go again when they are empty (rmdir refuses a folder that is not).
+        rmdir(directory.path)
+        rmdir(directory.deletingLastPathComponent().path)
     }
 
     public func currentLock() throws -> LockInfo? {

@@ -57,11 +57,15 @@ enum Naming {
         return String(description[range.upperBound...].prefix { !$0.isWhitespace })
     }
 
-    static func userData(_ scope: ResourceScope, cluster: String) -> String {
-        """
+    /// The node's cloud-init: its kryoform identity, and every key of the project's
+    /// `ssh.public_key` file (`authorizedKeys`, one a line) as keys the default user trusts.
+    static func userData(_ scope: ResourceScope, cluster: String, authorizedKeys: String? = nil) -> String {
+        let keys = (authorizedKeys ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let trusted = keys.isEmpty ? "" : "ssh_authorized_keys:\n" + keys.map { "  - \($0)\n" }.joined()
+        return """
         #cloud-config
         # Made by kryoform for \(scope.project)/\(scope.environment), cluster \(cluster).
-        write_files:
+        \(trusted)write_files:
           - path: /etc/kryoform/node
             permissions: "0644"
             content: |

@@ -67,6 +67,11 @@ public struct SandboxStore: Sendable {
 
     /// Runs `body` on the world under the lock; saves it afterwards when `body` returns normally.
     public func transaction<T>(saving: Bool = true, _ body: (inout SandboxCloud) throws -> T) throws -> T {
+        // A read of a sandbox never made sees an empty world and writes nothing (plan is read-only).
+        if !saving && !FileManager.default.fileExists(atPath: directory.path) {
+            var empty = SandboxCloud()
+            return try body(&empty)
+        }
         try AtomicFile.ensureDirectory(directory)
         let lockPath = directory.appendingPathComponent("cloud.lock").path
         let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o644)

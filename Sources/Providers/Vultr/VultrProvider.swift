@@ -257,10 +257,12 @@ public struct VultrProvider: CloudProvider, HTTPCloudAdapter {
                                 fix: "set provider.image to one of: \(systems.names.joined(separator: ", "))", nothingWasDone: true)
         }
         let label = VultrNaming.instanceLabel(request.address, scope: scope)
+        let userData = VultrNaming.userData(scope, cluster: Naming.cluster(of: request.address),
+                                            authorizedKeys: request.inputs[ResourceRequest.authorizedKeysInput])
         let body = Vultr.CreateInstance(
             region: request.attributes["region"] ?? "", plan: request.attributes["size"] ?? "", os_id: osID, label: label, hostname: label,
             tags: VultrNaming.instanceTags(request, scope: scope), sshkey_id: request.dependencies[.sshKey].map { [$0] } ?? [],
-            attach_vpc: request.dependencies[.network].map { [$0] } ?? [], user_data: VultrNaming.userData(scope, cluster: Naming.cluster(of: request.address)),
+            attach_vpc: request.dependencies[.network].map { [$0] } ?? [], user_data: userData,
             firewall_group_id: request.dependencies[.firewall])
         let instance = try await createOrFind(request) {
             try await api.send(Vultr.InstanceAnswer.self, "POST", "/v2/instances", body: body).instance
