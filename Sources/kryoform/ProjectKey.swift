@@ -19,7 +19,7 @@ enum ProjectKey {
         let configured = project.ssh.publicKey ?? defaultPath
         let url = resolve(configured, root: root)
         if !FileManager.default.fileExists(atPath: url.path) {
-            guard let privateKey = ownPrivateKey(project, root: root), !FileManager.default.fileExists(atPath: privateKey.path) else {
+            guard let privateKey = pairToMake(project, configured: configured, publicKey: url, root: root) else {
                 let diagnostic = Diagnostic.error(
                     "ssh.public_key: \(configured) does not exist", at: project.source.location(of: "ssh.public_key"),
                     fix: "put the public keys the nodes trust in it, one a line (ssh-keygen -y -f YOUR_KEY >> \(configured)), and commit it")
@@ -43,6 +43,15 @@ enum ProjectKey {
             throw CommandFailure(message: renderer.render(diagnostic))
         }
         return keys
+    }
+
+    /// Where the private half is (or goes) when kryoform may make the public key: its own private
+    /// key file (`file:` under `.kryoform/`; made when missing, else its public half derived), or
+    /// beside a public key kept under `.kryoform/`.
+    static func pairToMake(_ project: Project, configured: String, publicKey: URL, root: URL) -> URL? {
+        if let own = ownPrivateKey(project, root: root) { return own }
+        let normalized = configured.hasPrefix("./") ? String(configured.dropFirst(2)) : configured
+        return normalized.hasPrefix(".kryoform/") ? publicKey.deletingPathExtension() : nil
     }
 
     /// The private key file when it is kryoform's own to make: `file:` under `.kryoform/` (the default).
@@ -72,10 +81,18 @@ enum ProjectKey {
     private static func generate(privateKey: URL, publicKey: URL, comment: String) throws {
         try? FileManager.default.createDirectory(at: privateKey.deletingLastPathComponent(), withIntermediateDirectories: true,
                                                  attributes: [.posixPermissions: 0o700])
+        let made = privateKey.appendingPathExtension("pub")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", privateKey.path]
-        process.standardOutput = FileHandle.nullDevice
+        if FileManager.default.fileExists(atPath: privateKey.path) {
+            // The private half is there (only its public file is missing): derive the public key.
+            FileManager.default.createFile(atPath: made.path, contents: nil)
+            process.arguments = ["ssh-keygen", "-y", "-f", privateKey.path]
+            process.standardOutput = try? FileHandle(forWritingTo: made)
+        } else {
+            process.arguments = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", privateKey.path]
+            process.standardOutput = FileHandle.nullDevice
+        }
         let errors = Pipe()
         process.standardError = errors
         do { try process.run() } catch {
@@ -86,7 +103,6 @@ enum ProjectKey {
             let detail = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             throw CommandFailure(message: "error: ssh-keygen could not make \(privateKey.path): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        let made = privateKey.appendingPathExtension("pub")
         guard made.standardizedFileURL != publicKey.standardizedFileURL else { return }
         do {
             try FileManager.default.createDirectory(at: publicKey.deletingLastPathComponent(), withIntermediateDirectories: true)
