@@ -11,6 +11,8 @@ struct CommandRun {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static var binary: URL {
+        // scripts/sanitize names the sanitizer build's binary.
+        if let named = ProcessInfo.processInfo.environment["KRYOFORM_BINARY"], !named.isEmpty { return URL(fileURLWithPath: named) }
         let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("kryoform")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
         // The binary of the configuration these tests were built in: the suite runs on the
