@@ -216,7 +216,7 @@ public struct ApplyWalk: Sendable {
             for ((id, request), result) in zip(pendingRequests, results) {
                 switch result {
                 case .success(let resource): created.append(resource)
-                case .failure(let error) where error.kind == .throttled && error.nothingWasDone && attempt < maxAttempts:
+                case .failure(let error) where throttle.allowsAnother(after: error, attempt: attempt):
                     retry.append((id, request))
                     wait = max(wait, error.retryAfter ?? ThrottleRetry.backoff(attempt))
                 case .failure(let error):
@@ -282,9 +282,12 @@ public struct ApplyWalk: Sendable {
         }
     }
 
+    /// The walk's rule for throttled calls: its attempts and its wait.
+    private var throttle: ThrottleRetry { ThrottleRetry(maxAttempts: maxAttempts, sleep: sleep) }
+
     /// Runs `body`, again after a wait when the provider throttles.
     private func retrying<T>(_ address: ResourceAddress, _ body: () async throws -> T) async throws -> T {
-        try await ThrottleRetry(maxAttempts: maxAttempts, sleep: sleep).run(onRetry: { wait, _ in
+        try await throttle.run(onRetry: { wait, _ in
             events(.retrying(address, after: wait, reason: "throttled by the provider"))
         }, body)
     }
