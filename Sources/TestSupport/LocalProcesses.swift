@@ -87,9 +87,20 @@ public final class ChildProcess: @unchecked Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
+    /// Waits at most `seconds` for the process to exit, polling every 10 ms; true when it did.
+    public func exits(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning {
+            if Date() >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    /// Sends SIGTERM and waits for the process to exit: at most 10 s, then SIGKILL.
     public func terminate() {
         if isRunning { kill(pid, SIGTERM) }
+        if !exits(within: 10) { kill(pid, SIGKILL) }
         wait()
     }
 }
@@ -99,14 +110,20 @@ public enum LocalTool {
     /// Runs `executable` with `arguments` and waits for it; throws if it cannot start or, when
     /// `check` is set, exits non-zero.
     @discardableResult
+    /// A tool still running after `timeout` seconds is killed and reported as a fixture error.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                    check: Bool = true) throws -> ToolResult {
+                    check: Bool = true, timeout: Double = 600) throws -> ToolResult {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kf-tool-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let outPath = folder.appendingPathComponent("stdout").path
         let errPath = folder.appendingPathComponent("stderr").path
         let child = try ChildProcess.spawn(executable, arguments, environment: environment, stdoutPath: outPath, stderrPath: errPath)
+        guard child.exits(within: timeout) else {
+            kill(child.pid, SIGKILL)
+            child.wait()
+            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s and was killed")
+        }
         let status = child.wait()
         let result = ToolResult(status: status,
                                 stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",

@@ -24,21 +24,45 @@ struct CommandRun {
         #endif
     }
 
-    static func run(_ arguments: [String], in directory: URL = packageRoot, environment: [String: String] = [:]) throws -> CommandRun {
+    /// Runs kryoform and waits for it, at most `timeout` seconds: past that it is killed and the
+    /// run reports status -1 with why in `stderr`, so a hung command fails its test instead of
+    /// hanging the suite. Output goes to files, not pipes, so a command that writes much to one
+    /// stream never blocks on the other. `input` is its standard input (none by default, as for
+    /// a pipeline step: no terminal).
+    static func run(_ arguments: [String], in directory: URL = packageRoot, environment: [String: String] = [:],
+                    input: String = "", timeout: Double = 600) throws -> CommandRun {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (inPath, outPath, errPath) = (folder.appendingPathComponent("in"), folder.appendingPathComponent("out"), folder.appendingPathComponent("err"))
+        try Data(input.utf8).write(to: inPath)
+        for path in [outPath, errPath] { FileManager.default.createFile(atPath: path.path, contents: nil) }
+        let (stdin, stdout, stderr) = (try FileHandle(forReadingFrom: inPath), try FileHandle(forWritingTo: outPath), try FileHandle(forWritingTo: errPath))
+        defer { for handle in [stdin, stdout, stderr] { try? handle.close() } }
+
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                          stderr: String(decoding: stderr, as: UTF8.self))
+        let finished = exited.wait(timeout: .now() + timeout) == .success
+        if !finished {
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+        }
+        let printed = String(decoding: (try? Data(contentsOf: outPath)) ?? Data(), as: UTF8.self)
+        let complained = String(decoding: (try? Data(contentsOf: errPath)) ?? Data(), as: UTF8.self)
+        guard finished else {
+            return CommandRun(status: -1, stdout: printed,
+                              stderr: complained + "\n[test] kryoform \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s and was killed\n")
+        }
+        return CommandRun(status: process.terminationStatus, stdout: printed, stderr: complained)
     }
 }
 

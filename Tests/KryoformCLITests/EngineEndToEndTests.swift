@@ -159,7 +159,7 @@ struct EngineEndToEndTests {
             let (process, _) = try project.start(arguments, faults: "provision=40ms,latency=8ms")
             usleep(UInt32.random(in: 20_000...900_000, using: &generator))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            project.finish(process)
             _ = try project.run(["state", "unlock", "-e", "local"])
         }
         let final = try project.run(["apply", "-e", "local", "--auto-approve"])
@@ -173,14 +173,12 @@ struct EngineEndToEndTests {
         let project = try SandboxProject()
         defer { project.remove() }
         let (process, output) = try project.start(["apply", "-e", "local", "--auto-approve"], faults: "provision=700ms,latency=30ms")
-        var log = ""
-        for _ in 0..<500 where !log.contains("node.main.1: waiting until ready") {
-            usleep(10_000)
-            log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        }
+        let waiting = waitUntil(20) { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("node.main.1: waiting until ready") }
+        if !waiting { kill(process.processIdentifier, SIGKILL) }
+        try #require(waiting, "apply did not reach node.main.1's wait within 20 s")
         kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        log = try String(contentsOf: output, encoding: .utf8)
+        project.finish(process)
+        let log = try String(contentsOf: output, encoding: .utf8)
         #expect(process.terminationStatus == 130)
         #expect(log.contains("Interrupt received (SIGINT): no new actions will start"))
         #expect(log.contains("node.main.1: created in"), "the create in flight finished")
@@ -199,10 +197,11 @@ struct EngineEndToEndTests {
         defer { project.remove() }
         let (first, output) = try project.start(["apply", "-e", "local", "--auto-approve"], faults: "provision=300ms,latency=40ms")
         let lock = project.root.appendingPathComponent(".kryoform/state/local.lock")
-        var waited = 0
-        while !FileManager.default.fileExists(atPath: lock.path) && waited < 500 { usleep(10_000); waited += 1 }
+        let locked = waitUntil(20) { FileManager.default.fileExists(atPath: lock.path) }
+        if !locked { kill(first.processIdentifier, SIGKILL) }
+        try #require(locked, "the first apply took no lock within 20 s")
         let second = try project.run(["apply", "-e", "local", "--auto-approve"])
-        first.waitUntilExit()
+        project.finish(first, within: 120)
         #expect(second.status == 1)
         #expect(second.stderr.contains("is locked by apply by \(ProcessInfo.processInfo.environment["USER"] ?? "")"))
         #expect(second.stderr.contains("(pid \(first.processIdentifier))"))

@@ -223,8 +223,14 @@ final class EC2QueryTests: XCTestCase {
         var request = ResourceRequest(address: address, kind: .node, attributes: ["size": "t3.small"], tags: scope.tags(for: address),
                                       inputs: [ResourceRequest.idempotencyTokenInput: "0123456789abcdef0123456789abcdef"])
         XCTAssertEqual(EC2Naming.clientToken(request), "kf-0123456789abcdef0123456789abcdef")
+        // Without the plan's token, the token is a digest of what is asked: two requests built
+        // apart for the same thing get the same one, a different ask gets another.
         request.inputs = [:]
-        XCTAssertEqual(EC2Naming.clientToken(request), EC2Naming.clientToken(request))
+        let again = ResourceRequest(address: address, kind: .node, attributes: ["size": "t3.small"], tags: scope.tags(for: address))
+        let fallback = EC2Naming.clientToken(request)
+        XCTAssertEqual(fallback, EC2Naming.clientToken(again))
+        XCTAssertNotEqual(fallback, EC2Naming.clientToken(ResourceRequest(address: address, kind: .node, attributes: ["size": "t3.large"], tags: scope.tags(for: address))))
+        XCTAssertTrue(fallback.hasPrefix("kf-") && fallback.dropFirst(3).count == 32 && fallback.dropFirst(3).allSatisfy(\.isHexDigit), fallback)
         XCTAssertLessThanOrEqual(EC2Naming.clientToken(request).count, 64)
     }
 }

@@ -81,11 +81,25 @@ final class RetryingTransportTests: XCTestCase {
         let response = try await transport.send(HTTPRequest(method: "GET", path: "/v2/droplets"))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(script.sentCount, 5)
-        // Exponential ceilings 0.5, 1, 2, 4 with full jitter.
-        for (attempt, delay) in clock.sleeps.enumerated() {
-            XCTAssertLessThanOrEqual(delay, 0.5 * pow(2, Double(attempt)))
-            XCTAssertGreaterThanOrEqual(delay, 0)
+        // Exponential ceilings 0.5, 1, 2, 4 with full jitter: each wait is the next draw of the
+        // seeded source (the same sequence, drawn here apart) times its ceiling.
+        let draws = RandomSource(seed: 7)
+        let expected = [0.5, 1, 2, 4].map { ceiling in draws.next() * ceiling }
+        XCTAssertEqual(clock.sleeps.count, 4)
+        for (delay, wanted) in zip(clock.sleeps, expected) {
+            XCTAssertEqual(delay, wanted, accuracy: 1e-9, "waits \(clock.sleeps), wanted \(expected)")
         }
+    }
+
+    func testTheCeilingStopsAtTheLongestDelay() async throws {
+        let script = ScriptedTransport(Array(repeating: .answer(500, []), count: 7))
+        let clock = VirtualClock()
+        let transport = RetryingTransport(script, policy: RetryPolicy(maxAttempts: 7, baseDelay: 0.5, maxDelay: 3), clock: clock, random: RandomSource(seed: 11))
+        _ = try await transport.send(HTTPRequest(method: "GET", path: "/v2/droplets"))
+        let draws = RandomSource(seed: 11)
+        let expected = [0.5, 1, 2, 3, 3, 3].map { ceiling in draws.next() * ceiling }
+        XCTAssertEqual(clock.sleeps.count, 6)
+        for (delay, wanted) in zip(clock.sleeps, expected) { XCTAssertEqual(delay, wanted, accuracy: 1e-9) }
     }
 
     func testACreateIsNotSentAgainAfterAFailureWhoseOutcomeIsUnknown() async throws {

@@ -25,9 +25,10 @@ final class LoopbackSSHServer: @unchecked Sendable {
     /// would hide what the SSH layer itself costs. Set KF_SSH_TEST_BASHRC=1 to include it.
     static let sourceBashrc = ProcessInfo.processInfo.environment["KF_SSH_TEST_BASHRC"] == "1"
 
-    /// Sets up the folder and keys and starts sshd.
-    static func start() throws -> LoopbackSSHServer {
-        let server = try LoopbackSSHServer()
+    /// Sets up the folder and keys and starts sshd, logging at `logLevel` (sshd_config's
+    /// LogLevel; DEBUG shows each global request a client sends, keepalives among them).
+    static func start(logLevel: String = "ERROR") throws -> LoopbackSSHServer {
+        let server = try LoopbackSSHServer(logLevel: logLevel)
         do {
             try server.launch()
         } catch {
@@ -37,7 +38,10 @@ final class LoopbackSSHServer: @unchecked Sendable {
         return server
     }
 
-    private init() throws {
+    /// What sshd has logged so far (its stderr), for a command on the same machine to watch.
+    var logFile: String { logPath }
+
+    private init(logLevel: String) throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("kf-ssh-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         directory = base
@@ -66,7 +70,7 @@ final class LoopbackSSHServer: @unchecked Sendable {
             Subsystem sftp /usr/lib/openssh/sftp-server
             MaxStartups 64
             SetEnv SHLVL=\(LoopbackSSHServer.sourceBashrc ? 0 : 1)
-            LogLevel ERROR
+            LogLevel \(logLevel)
 
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
