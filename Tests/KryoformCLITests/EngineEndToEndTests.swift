@@ -148,26 +148,6 @@ struct EngineEndToEndTests {
         try project.expectConverged()
     }
 
-    @Test("killed at random points 20 times, apply and destroy leave no duplicate and no orphan; the next apply converges")
-    func testApply_survivesKills() throws {
-        let project = try SandboxProject()
-        defer { project.remove() }
-        var generator = SystemRandomNumberGenerator()
-        for round in 0..<20 {
-            // Mostly applies, sometimes a destroy, so kills land in creates and in deletes.
-            let arguments = round % 4 == 3 ? ["destroy", "-e", "local", "--auto-approve"] : ["apply", "-e", "local", "--auto-approve"]
-            let (process, _) = try project.start(arguments, faults: "provision=40ms,latency=8ms")
-            usleep(UInt32.random(in: 20_000...900_000, using: &generator))
-            kill(process.processIdentifier, SIGKILL)
-            project.finish(process)
-            _ = try project.run(["state", "unlock", "-e", "local"])
-        }
-        let final = try project.run(["apply", "-e", "local", "--auto-approve"])
-        #expect(final.status == 0, "\(final.stdout)\n\(final.stderr)")
-        try project.expectConverged()
-        #expect(try project.sandboxObjects().count == 22)
-    }
-
     @Test("Ctrl-C starts no new action, lets those in flight finish and be saved, says so; the next apply converges")
     func testApply_interruptSavesInFlight() throws {
         let project = try SandboxProject()

@@ -15,6 +15,11 @@ public struct SandboxFaults: Hashable, Sendable {
     public var latency: Double = 0
     public var throttleEvery: Int = 0
     public var provisioning: Double = 1
+    /// Addresses whose create (or delete) is carried out and saved, and whose answer is then
+    /// withheld: the process waits, as if the answer were lost, until it is killed (the tests'
+    /// kill points, `hang-after-create=node.main.1`).
+    public var hangAfterCreate: Set<String> = []
+    public var hangAfterDelete: Set<String> = []
 
     public init() {}
 
@@ -24,6 +29,16 @@ public struct SandboxFaults: Hashable, Sendable {
     func failsCreate(of address: ResourceAddress, counting cloud: inout SandboxCloud) -> Bool {
         cloud.createCount += 1
         return failCreates.contains(cloud.createCount) || failAddresses.contains(address.rawValue)
+    }
+
+    /// When `address`'s `operation` is one to hang after: says so in `hung` beside the world
+    /// (what a test waits for before it kills the process), then waits (at most 10 minutes).
+    func hangIfAsked(after operation: String, of address: ResourceAddress, in directory: URL) async {
+        let addresses = operation == "create" ? hangAfterCreate : hangAfterDelete
+        guard addresses.contains(address.rawValue) else { return }
+        let note = "the \(operation) of \(address) is saved in the sandbox; its answer is withheld until this process (pid \(getpid())) is killed\n"
+        try? AtomicFile.write(Data(note.utf8), to: directory.appendingPathComponent("hung"))
+        try? await Task.sleep(nanoseconds: 600 * 1_000_000_000)
     }
 
     /// Waits the injected latency, if any.
@@ -52,13 +67,15 @@ public struct SandboxFaults: Hashable, Sendable {
                     faults.failCreates.insert(number)
                 }
             case "fail-address": faults.failAddresses.formUnion(values)
+            case "hang-after-create": faults.hangAfterCreate.formUnion(values)
+            case "hang-after-delete": faults.hangAfterDelete.formUnion(values)
             case "latency": faults.latency = try duration(parts[1], entry)
             case "provision": faults.provisioning = try duration(parts[1], entry)
             case "throttle":
                 guard let number = Int(parts[1]), number > 0 else { throw problem(entry, "expected a positive count") }
                 faults.throttleEvery = number
             default:
-                throw problem(entry, "unknown fault; known: fail-create, fail-address, latency, throttle, provision")
+                throw problem(entry, "unknown fault; known: fail-create, fail-address, latency, throttle, provision, hang-after-create, hang-after-delete")
             }
         }
         return faults

@@ -37,7 +37,7 @@ public struct SandboxProvider: CloudProvider {
             return requests.map { _ in .failure(failure) }
         }
         do {
-            return try store.transaction { cloud in
+            let results: [Result<ObservedResource, ProviderError>] = try store.transaction { cloud in
                 requests.map { request in
                     if faults.failsCreate(of: request.address, counting: &cloud) {
                         return .failure(ProviderError(.failed, "sandbox: create of \(request.address) failed (injected fault)", nothingWasDone: true))
@@ -47,6 +47,10 @@ public struct SandboxProvider: CloudProvider {
                     }
                 }
             }
+            for (request, result) in zip(requests, results) where (try? result.get()) != nil {
+                await faults.hangIfAsked(after: "create", of: request.address, in: store.directory)
+            }
+            return results
         } catch {
             let failure = error as? ProviderError ?? ProviderError(.unavailable, "sandbox: \(error)")
             return requests.map { _ in .failure(failure) }
@@ -147,6 +151,7 @@ public struct SandboxProvider: CloudProvider {
             }
             cloud.objects.remove(at: index)
         }
+        await faults.hangIfAsked(after: "delete", of: resource.address, in: store.directory)
     }
 
     public func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] {
