@@ -35,12 +35,17 @@ struct ConfirmationEndToEndTests {
         try project.expectConverged()
     }
 
-    @Test("destroy on a terminal asks in its own words; no keeps everything byte for byte, yes deletes it all")
+    @Test("destroy with no terminal is refused; on a terminal it asks in its own words; no keeps everything byte for byte, yes deletes it all")
     func testDestroy_typingYes() throws {
         let project = try SandboxProject()
         defer { project.remove() }
         #expect(try project.run(["apply", "-e", "local", "--auto-approve"]).status == 0)
         let before = project.recordedFiles()
+        let unasked = try TerminalRun.run(["destroy", "-e", "local"], input: .noTerminal, in: project.root)
+        #expect(unasked.status == 1, "\(unasked.stdout)\n\(unasked.stderr)")
+        #expect(unasked.stderr.contains("error: destroy needs confirmation and there is no terminal to ask on"), "\(unasked.stderr)")
+        #expect(project.recordedFiles() == before, "an unconfirmed destroy changed \(project.recordedFiles().differences(from: before))")
+
         let no = try TerminalRun.run(["destroy", "-e", "local"], input: .terminal(typed: "no\n"), in: project.root)
         #expect(no.status == 1, "\(no.stdout)\n\(no.stderr)")
         #expect(no.stdout.contains("Do you want to destroy everything in local listed above? Only 'yes' is accepted: "), "\(no.stdout)")

@@ -1,27 +1,37 @@
 import Foundation
 
-/// The bytes of what a sandbox project has recorded: its state file and the sandbox's world.
-/// A command that must change nothing leaves both byte for byte as they were.
+/// The bytes of everything a project keeps under `.kryoform/`: the state files and their
+/// backups, locks, the sandbox's world, the SSH key pair. A command that must change nothing
+/// leaves every one of them byte for byte as it was.
 struct RecordedFiles: Equatable {
-    /// `.kryoform/state/local.json`; nil when there is none.
-    var state: Data?
-    /// `.kryoform/sandbox/cloud.json`, the emulated cloud; nil when there is none.
-    var world: Data?
-    /// The lock file; nil when the environment is not locked.
-    var lock: Data?
+    /// Each regular file by its path under `.kryoform/` ("state/local.json", "sandbox/cloud.json").
+    var files: [String: Data] = [:]
 
-    /// Which of the files differ from `other`, by name, for a failure message.
+    /// The state of environment local.
+    var state: Data? { files["state/local.json"] }
+    /// The sandbox's emulated cloud.
+    var world: Data? { files["sandbox/cloud.json"] }
+
+    /// What is under `root/.kryoform` now.
+    static func read(_ root: URL) -> RecordedFiles {
+        let folder = root.appendingPathComponent(".kryoform").standardizedFileURL
+        var files: [String: Data] = [:]
+        let walk = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey])
+        while let url = walk?.nextObject() as? URL {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true,
+                  let data = FileManager.default.contents(atPath: url.path) else { continue }
+            files[String(url.standardizedFileURL.path.dropFirst(folder.path.count + 1))] = data
+        }
+        return RecordedFiles(files: files)
+    }
+
+    /// The paths that differ from `other` (changed, made or removed), for a failure message.
     func differences(from other: RecordedFiles) -> [String] {
-        [("state", state == other.state), ("sandbox world", world == other.world), ("lock", lock == other.lock)]
-            .filter { !$0.1 }.map(\.0)
+        Set(files.keys).union(other.files.keys).filter { files[$0] != other.files[$0] }.sorted()
     }
 }
 
 extension SandboxProject {
-    /// What the state and the sandbox hold right now, byte for byte.
-    func recordedFiles(environment: String = "local") -> RecordedFiles {
-        func read(_ path: String) -> Data? { FileManager.default.contents(atPath: root.appendingPathComponent(path).path) }
-        return RecordedFiles(state: read(".kryoform/state/\(environment).json"), world: read(".kryoform/sandbox/cloud.json"),
-                             lock: read(".kryoform/state/\(environment).lock"))
-    }
+    /// What the project has recorded right now, byte for byte.
+    func recordedFiles() -> RecordedFiles { RecordedFiles.read(root) }
 }

@@ -10,11 +10,6 @@ func mutatingRequests(_ counts: [String: Int]) -> [String: Int] {
     counts.filter { operation, _ in ["POST ", "PUT ", "PATCH ", "DELETE "].contains { operation.hasPrefix($0) } }
 }
 
-/// The state file of `environment` in `root`, byte for byte.
-func stateBytes(_ root: URL, _ environment: String) -> Data? {
-    FileManager.default.contents(atPath: root.appendingPathComponent(".kryoform/state/\(environment).json").path)
-}
-
 /// A second apply of what is already applied: it runs, says there is nothing to do, sends no
 /// request that changes anything and leaves the state and the cloud byte for byte as they were.
 @Suite("A second apply changes nothing", .serialized)
@@ -40,13 +35,14 @@ struct SecondApplyEndToEndTests {
         #expect(project.recordedFiles() == before, "the third apply changed \(project.recordedFiles().differences(from: before))")
     }
 
-    @Test("on the fake DigitalOcean: no POST, PUT, PATCH or DELETE; the state and the fake's objects unchanged")
+    @Test("on the fake DigitalOcean: no POST, PUT, PATCH or DELETE; the state files and the fake's objects unchanged")
     func testSecondApply_digitalOceanUnchanged() async throws {
         let project = try await DigitalOceanProject.start()
         let first = await project.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
         #expect(!mutatingRequests(await project.fake.requestCounts).isEmpty, "the first apply made nothing")
-        let state = stateBytes(project.root, "dev")
+        let recorded = RecordedFiles.read(project.root)
+        #expect(recorded.files["state/dev.json"] != nil)
         let droplets = await project.fake.dropletSummaries(), counts = await project.fake.objectCounts()
         let attachments = await project.fake.volumeAttachments()
         await project.fake.resetCounts()
@@ -57,20 +53,21 @@ struct SecondApplyEndToEndTests {
         let requests = await project.fake.requestCounts
         #expect(!requests.isEmpty, "the second apply did not look at the provider")
         #expect(mutatingRequests(requests).isEmpty, "\(mutatingRequests(requests))")
-        #expect(stateBytes(project.root, "dev") == state, "the second apply rewrote the state")
+        #expect(RecordedFiles.read(project.root) == recorded, "the second apply changed \(RecordedFiles.read(project.root).differences(from: recorded))")
         #expect(await project.fake.dropletSummaries() == droplets)
         #expect(await project.fake.objectCounts() == counts)
         #expect(await project.fake.volumeAttachments() == attachments)
         await project.stop()
     }
 
-    @Test("on the fake Vultr: no POST, PUT, PATCH or DELETE; the state and the fake's objects unchanged")
+    @Test("on the fake Vultr: no POST, PUT, PATCH or DELETE; the state files and the fake's objects unchanged")
     func testSecondApply_vultrUnchanged() async throws {
         let project = try await VultrProject.start()
         let first = await project.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
         #expect(!mutatingRequests(await project.fake.requestCounts).isEmpty, "the first apply made nothing")
-        let state = stateBytes(project.root, "dev")
+        let recorded = RecordedFiles.read(project.root)
+        #expect(recorded.files["state/dev.json"] != nil)
         let instances = await project.fake.instanceSummaries(), ids = await project.fake.objectIDs()
         let rules = await project.fake.firewallRules(), attachments = await project.fake.blockAttachments()
         await project.fake.resetCounts()
@@ -81,7 +78,7 @@ struct SecondApplyEndToEndTests {
         let requests = await project.fake.requestCounts
         #expect(!requests.isEmpty, "the second apply did not look at the provider")
         #expect(mutatingRequests(requests).isEmpty, "\(mutatingRequests(requests))")
-        #expect(stateBytes(project.root, "dev") == state, "the second apply rewrote the state")
+        #expect(RecordedFiles.read(project.root) == recorded, "the second apply changed \(RecordedFiles.read(project.root).differences(from: recorded))")
         #expect(await project.fake.instanceSummaries() == instances)
         #expect(await project.fake.objectIDs() == ids)
         #expect(await project.fake.firewallRules() == rules)
@@ -96,7 +93,8 @@ struct SecondApplyEndToEndTests {
         let scope = ResourceScope(project: "kryonix", environment: "dev")
         let first = await project.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
-        let state = stateBytes(project.root, "dev")
+        let recorded = RecordedFiles.read(project.root)
+        #expect(recorded.files["state/dev.json"] != nil)
         let observed = try await project.provider.observe(scope)
         #expect(!observed.isEmpty, "the first apply made nothing")
         try project.moto.startRecording()
@@ -107,7 +105,7 @@ struct SecondApplyEndToEndTests {
         let actions = try project.moto.recordedActions()
         #expect(actions.contains("DescribeInstances"), "the second apply did not look at the provider: \(actions)")
         #expect(actions.filter { !$0.hasPrefix("Describe") }.isEmpty, "\(actions.filter { !$0.hasPrefix("Describe") })")
-        #expect(stateBytes(project.root, "dev") == state, "the second apply rewrote the state")
+        #expect(RecordedFiles.read(project.root) == recorded, "the second apply changed \(RecordedFiles.read(project.root).differences(from: recorded))")
         #expect(Set(try await project.provider.observe(scope)) == Set(observed))
     }
 }
