@@ -9,6 +9,8 @@ public final class MotoServer: @unchecked Sendable {
     public let port: Int
     private let process: ChildProcess
     public let logPath: String
+    /// Where moto's recorder writes the requests it receives once `startRecording()` is called.
+    public let recordingPath: String
 
     public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)") ?? URL(fileURLWithPath: "/") }
 
@@ -32,10 +34,12 @@ public final class MotoServer: @unchecked Sendable {
         }
         let port = try LoopbackNetwork.freePort()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-moto-\(port)-\(UUID().uuidString).log").path
+        let recording = log + ".recording"
         // The shims of pyenv and friends are scripts: run through /usr/bin/env so the interpreter is found.
         let process = try ChildProcess.spawn("/usr/bin/env", [executable, "-H", "127.0.0.1", "-p", String(port)],
-                                             environment: ["PYTHONUNBUFFERED": "1"], stdoutPath: log, stderrPath: log)
-        let server = MotoServer(port: port, process: process, logPath: log)
+                                             environment: ["PYTHONUNBUFFERED": "1", "MOTO_RECORDER_FILEPATH": recording],
+                                             stdoutPath: log, stderrPath: log)
+        let server = MotoServer(port: port, process: process, logPath: log, recordingPath: recording)
         let deadline = Date().addingTimeInterval(timeout)
         while !server.answers() {
             guard process.isRunning else {
@@ -51,10 +55,11 @@ public final class MotoServer: @unchecked Sendable {
         return server
     }
 
-    private init(port: Int, process: ChildProcess, logPath: String) {
+    private init(port: Int, process: ChildProcess, logPath: String, recordingPath: String) {
         self.port = port
         self.process = process
         self.logPath = logPath
+        self.recordingPath = recordingPath
     }
 
     /// Whether the server answers its own API on the port.
@@ -72,6 +77,29 @@ public final class MotoServer: @unchecked Sendable {
     public func stop() {
         process.terminate()
         try? FileManager.default.removeItem(atPath: logPath)
+        try? FileManager.default.removeItem(atPath: recordingPath)
+    }
+
+    /// Forgets what was recorded and records every request from now on (moto's recorder).
+    public func startRecording() throws {
+        for path in ["/moto-api/recorder/reset-recording", "/moto-api/recorder/start-recording"] {
+            let status = try Self.post(port: port, path: path)
+            guard status == 200 else { throw FixtureError("moto \(path) answered \(status)") }
+        }
+    }
+
+    /// The `Action` of every Query API request recorded since `startRecording()`, in order.
+    public func recordedActions() throws -> [String] {
+        let text = (try? String(contentsOfFile: recordingPath, encoding: .utf8)) ?? ""
+        return try text.split(separator: "\n").map { line in
+            guard let entry = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw FixtureError("moto recorded something that is not JSON: \(line.prefix(80))")
+            }
+            var body = entry["body"] as? String ?? ""
+            if entry["body_encoded"] as? Bool == true { body = String(decoding: Data(base64Encoded: body) ?? Data(), as: UTF8.self) }
+            let action = body.split(separator: "&").first { $0.hasPrefix("Action=") }?.dropFirst("Action=".count)
+            return action.map(String.init) ?? "\(entry["method"] as? String ?? "?") \(entry["url"] as? String ?? "?")"
+        }
     }
 
     /// A bare HTTP/1.1 POST over a socket; returns the status. (No URLSession: the tests keep
