@@ -4,8 +4,9 @@ import TestSupport
 
 /// The promises of node configuration, checked where they could be broken: real secret values
 /// deployed to a real Swarm and searched for everywhere kryoform writes; a second apply that
-/// must leave the state file and every Docker object as they were. Three test hosts per test
-/// (prefix `kfq`, so this suite can run beside `StaticSwarmEndToEndTests`).
+/// must leave the state file and every Docker object as they were; a changed host key that must
+/// stop an apply before anything runs on any host. Three test hosts per test (prefix `kfq`, so
+/// this suite can run beside `StaticSwarmEndToEndTests`).
 @Suite("Static hosts: secrets, a second apply and host keys, proved on a real Swarm", .serialized)
 struct StaticPromisesEndToEndTests {
     static func upHosts() throws -> TestHosts {
@@ -137,5 +138,54 @@ struct StaticPromisesEndToEndTests {
         let moved = try lab.swarmVersions()
         #expect(moved["service web_web"] != versionsBefore["service web_web"] && moved["service api_api"] == versionsBefore["service api_api"])
         #expect(try Data(contentsOf: state) != stateBefore)
+    }
+
+    @Test func testHostKeyChanged_applyRefusedBeforeAnyCommandOnAnyHost() async throws {
+        let hosts = try Self.upHosts()
+        defer { hosts.down() }
+        let lab = try LabProject.make(hosts: hosts)
+        let root = lab.root
+        defer { try? FileManager.default.removeItem(at: root) }
+        let applied = await lab.run(["apply", "-e", "lab", "--auto-approve"])
+        try #require(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
+
+        // A change waits to be applied (a new version of web, deployed from the manager), both
+        // from a fresh plan and from a plan saved now.
+        try lab.edit("stacks/web.yaml") { $0 = $0.replacingOccurrences(of: "version: \"1\"", with: "version: \"2\"") }
+        let planFile = root.appendingPathComponent("web.plan").path
+        let saved = await lab.run(["plan", "-e", "lab", "--out", planFile])
+        #expect(saved.status == 0, "\(saved.stderr)")
+
+        let knownHosts = root.appendingPathComponent(".kryoform/known_hosts")
+        let recorded = try Data(contentsOf: knownHosts)
+        let versions = try lab.swarmVersions()
+        let sessions = try hosts.hosts.indices.map(lab.sessionsStarted)
+        let data = hosts.hosts[2].name
+        let key = try lab.changeHostKey(2)
+        #expect(key.old != key.new)
+
+        for arguments in [["apply", "-e", "lab", "--auto-approve"], ["apply", planFile]] {
+            let refused = await lab.run(arguments)
+            let said = refused.stdout + refused.stderr
+            #expect(refused.status == 1, "\(arguments): \(said)")
+            #expect(said.contains(data) && said.contains("HOST KEY CHANGED"), "\(arguments): \(said)")
+            #expect(said.contains(key.old) && said.contains(key.new), "\(arguments): both fingerprints, \(key.old) and \(key.new): \(said)")
+            #expect(try Data(contentsOf: knownHosts) == recorded, "\(arguments): known_hosts was changed")
+            for index in hosts.hosts.indices {
+                #expect(try lab.sessionsStarted(index) == sessions[index], "\(arguments): a command ran on \(hosts.hosts[index].name)")
+            }
+            #expect(try lab.swarmVersions() == versions, "\(arguments): the swarm was changed")
+        }
+
+        // The same observation sees commands when they run: with the key back, apply goes ahead.
+        try key.restore()
+        let accepted = await lab.run(["apply", "-e", "lab", "--auto-approve"])
+        #expect(accepted.status == 0, "\(accepted.stdout)\n\(accepted.stderr)")
+        #expect(try lab.services()["web_web"] == "2/2 kryoform/busybox:2")
+        for index in hosts.hosts.indices {
+            let now = try lab.sessionsStarted(index)
+            #expect(now > sessions[index], "\(hosts.hosts[index].name): \(sessions[index]) → \(now) sessions")
+        }
+        #expect(try Data(contentsOf: knownHosts) == recorded)
     }
 }
