@@ -32,6 +32,7 @@ public struct SwarmConfigurator: ResourceDriver {
 
     public func observe(_ scope: ResourceScope) async throws -> [ObservedResource] {
         let nodes = try await locate()
+        try await refuseChangedHostKeys(nodes)
         var facts: [String: NodeFacts] = [:]
         var failures: [RemoteError] = []
         for (address, result) in await operations.facts(of: nodes) {
@@ -87,6 +88,7 @@ public struct SwarmConfigurator: ResourceDriver {
     public func delete(_ resource: ObservedResource) async throws {
         do {
             let nodes = try await locate()
+            try await refuseChangedHostKeys(nodes)
             switch resource.kind {
             case .swarm:
                 let members = Self.list(resource.attributes["managers"]) + Self.list(resource.attributes["workers"])
@@ -111,6 +113,7 @@ public struct SwarmConfigurator: ResourceDriver {
 
     private func configure(_ request: ResourceRequest) async throws -> ObservedResource {
         let nodes = try await locate()
+        try await refuseChangedHostKeys(nodes)
         switch request.kind {
         case .swarm:
             let byAddress = Dictionary(nodes.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
@@ -145,6 +148,18 @@ public struct SwarmConfigurator: ResourceDriver {
             return ObservedResource(address: request.address, kind: .stack, providerID: name, attributes: deployed.attributes, details: details)
         default:
             throw ProviderError(.invalidRequest, "\(request.address) is a cloud resource, not node configuration", nothingWasDone: true)
+        }
+    }
+
+    /// Reaches every node before any command runs (once per run; later calls find the sessions
+    /// open) and stops at a refused host key: nothing is read from or done on the other hosts
+    /// of an environment one of whose hosts may be impersonated. Hosts that do not answer are
+    /// left to the step that needs them, which fails for them by name.
+    func refuseChangedHostKeys(_ nodes: [NodeEndpoint]) async throws {
+        let refused = await operations.reach(nodes).filter(\.isHostKeyRefusal)
+        guard refused.isEmpty else {
+            throw ProviderError(.unavailable, "stopped before running anything on the nodes: " + refused.map(\.description).joined(separator: "; "),
+                                fix: refused.count == 1 ? refused[0].fix : nil, nothingWasDone: true)
         }
     }
 

@@ -62,6 +62,21 @@ public struct SwarmOperations: Sendable {
         }
     }
 
+    /// Connects to every node at once before anything runs on any of them, and returns the
+    /// hosts that could not be reached. A host whose key is refused then stops the run before a
+    /// single command ran elsewhere, instead of after the other hosts were read or changed.
+    public func reach(_ nodes: [NodeEndpoint]) async -> [RemoteError] {
+        let connections = shell.connections
+        let failures = await boundedMap(nodes, limit: fanOut) { node -> RemoteError? in
+            do { try await connections.reach(node.target); return nil } catch let error as SSHError {
+                return RemoteError(node: node, error)
+            } catch {
+                return Self.remoteError(error, node: node)
+            }
+        }
+        return failures.compactMap { $0 }.sorted { $0.host < $1.host }
+    }
+
     /// Facts of many nodes at once; each result stands on its own.
     public func facts(of nodes: [NodeEndpoint]) async -> [String: Result<NodeFacts, RemoteError>] {
         let results = await boundedMap(nodes, limit: fanOut) { node in

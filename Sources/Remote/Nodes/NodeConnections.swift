@@ -63,6 +63,8 @@ public actor NodeConnections {
     private var open: [SSHTarget: Int] = [:]
     private var waiters: [SSHTarget: [CheckedContinuation<Void, Never>]] = [:]
     private var unreachable: [SSHTarget: Error] = [:]
+    /// Hosts connected to in this run: their keys passed the check.
+    private var reached: Set<SSHTarget> = []
     private var all: [SSHSession] = []
 
     public init(settings: SSHSettings, sessionsPerHost: Int = 4, log: @escaping @Sendable (CommandRecord) -> Void = { _ in }) {
@@ -85,6 +87,15 @@ public actor NodeConnections {
         }
     }
 
+    /// Connects to `target` (its host key checked, logged in) without running anything, unless
+    /// a connection to it succeeded earlier in this run; the session waits for the first command.
+    public func reach(_ target: SSHTarget) async throws {
+        if let error = unreachable[target] { throw error }
+        guard !reached.contains(target) else { return }
+        let session = try await checkOut(target)
+        checkIn(session, target: target)
+    }
+
     private func checkOut(_ target: SSHTarget) async throws -> SSHSession {
         while true {
             if let error = unreachable[target] { throw error }
@@ -93,6 +104,7 @@ public actor NodeConnections {
                 open[target, default: 0] += 1
                 do {
                     let session = try await SSHSession.connect(to: target, settings: settings)
+                    reached.insert(target)
                     all.append(session)
                     return session
                 } catch {
