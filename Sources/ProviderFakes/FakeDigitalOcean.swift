@@ -370,10 +370,10 @@ public actor FakeDigitalOcean {
         guard !names.isEmpty, names.count <= 10 else {
             return unprocessable(request, "You may only create 1 to 10 Droplets at a time.")
         }
-        guard let size = Self.catalog.size(sizeSlug) else { return unprocessable(request, "You specified an invalid size for Droplet creation.") }
+        guard let size = FakeDigitalOceanCatalog.size(sizeSlug) else { return unprocessable(request, "You specified an invalid size for Droplet creation.") }
         guard size.regions.contains(region) else { return unprocessable(request, "Size is not available in this region.") }
         let image = body["image"] as? String ?? ""
-        guard Self.catalog.images.contains(image) else { return unprocessable(request, "You specified an invalid image for Droplet creation.") }
+        guard FakeDigitalOceanCatalog.images.contains(image) else { return unprocessable(request, "You specified an invalid image for Droplet creation.") }
         for key in body["ssh_keys"] as? [String] ?? [] where !keys.values.contains(where: { String($0.id) == key || fingerprint($0) == key }) {
             return unprocessable(request, "You specified an invalid ssh key id.")
         }
@@ -412,7 +412,7 @@ public actor FakeDigitalOcean {
         case "power_on": droplet.poweredOff = false
         case "resize":
             guard droplet.poweredOff else { return unprocessable(request, "Droplet must be powered off before resizing.") }
-            guard let size = (body["size"] as? String).flatMap({ Self.catalog.size($0) }), size.regions.contains(droplet.region) else {
+            guard let size = (body["size"] as? String).flatMap({ FakeDigitalOceanCatalog.size($0) }), size.regions.contains(droplet.region) else {
                 return unprocessable(request, "Size is not available in this region.")
             }
             droplet.size = size.slug
@@ -431,7 +431,7 @@ public actor FakeDigitalOcean {
         let region = body["region"] as? String ?? ""
         let size = body["size_gigabytes"] as? Int ?? 0
         guard (1...16_384).contains(size) else { return unprocessable(request, "Volume size must be between 1 and 16384 GiB.") }
-        guard Self.catalog.region(region) != nil else { return unprocessable(request, "Invalid region.") }
+        guard FakeDigitalOceanCatalog.regions.contains(where: { $0.slug == region }) else { return unprocessable(request, "Invalid region.") }
         if volumes.values.contains(where: { $0.name == name && $0.region == region }) {
             return unprocessable(request, "A volume with the name '\(name)' already exists in this region.")
         }
@@ -477,7 +477,7 @@ public actor FakeDigitalOcean {
             return unprocessable(request, "A VPC with name '\(name)' already exists.")
         }
         let region = body["region"] as? String ?? ""
-        guard Self.catalog.region(region) != nil else { return unprocessable(request, "Invalid region.") }
+        guard FakeDigitalOceanCatalog.regions.contains(where: { $0.slug == region }) else { return unprocessable(request, "Invalid region.") }
         let vpc = VPC(id: uuid(), name: name, region: region, ipRange: body["ip_range"] as? String ?? "10.\(110 + vpcs.count % 100).0.0/20",
                       description: body["description"] as? String ?? "", createdAt: now)
         vpcs[vpc.id] = vpc
@@ -638,21 +638,21 @@ public actor FakeDigitalOcean {
         formatter.string(from: date)
     }
 
-    // MARK: Catalog (the sandbox's DigitalOcean-modelled line-up, as DigitalOcean serves it)
+    // MARK: Catalog (the fake's own, FakeDigitalOceanCatalog, as DigitalOcean serves it)
 
-    static let catalog = SandboxCatalog.catalog
     /// The description's enum of image regions predates atl1.
-    static let imageRegions = catalog.regions.map(\.slug).filter { $0 != "atl1" }
+    static let imageRegions = FakeDigitalOceanCatalog.regions.map(\.slug).filter { $0 != "atl1" }
 
-    nonisolated(unsafe) static let sizes: [[String: Any]] = catalog.sizes.map { size in
+    nonisolated(unsafe) static let sizes: [[String: Any]] = FakeDigitalOceanCatalog.sizes.map { (size: FakeDigitalOceanCatalog.Size) -> [String: Any] in
+        let hourly: Double = (size.monthly / 672 * 100_000).rounded() / 100_000
         var object: [String: Any] = [
-            "slug": size.slug, "memory": Int(size.memory.bytes >> 20), "vcpus": size.cpu, "disk": Int(size.disk.bytes >> 30),
-            "transfer": size.gpu > 0 ? 15.0 : 4.0, "price_monthly": size.monthlyPrice, "price_hourly": (size.monthlyPrice / 672 * 100_000).rounded() / 100_000,
-            "regions": size.regions, "available": true, "description": size.gpu > 0 ? "GPU" : "Basic",
+            "slug": size.slug, "memory": size.memoryMiB, "vcpus": size.vcpus, "disk": size.diskGiB,
+            "transfer": size.gpus > 0 ? 15.0 : 4.0, "price_monthly": size.monthly, "price_hourly": hourly,
+            "regions": size.regions, "available": true, "description": size.gpus > 0 ? "GPU" : "Basic",
         ]
-        if size.gpu > 0 {
-            let parts = (size.gpuModel ?? "").split(separator: " ")
-            object["gpu_info"] = ["count": size.gpu, "model": parts.first.map(String.init) ?? "", "vram": ["amount": Int(parts.dropFirst().first ?? "") ?? 0, "unit": "gib"]]
+        if size.gpus > 0 {
+            let vram: [String: Any] = ["amount": size.gpuMemoryGiB, "unit": "gib"]
+            object["gpu_info"] = ["count": size.gpus, "model": size.gpuModel ?? "", "vram": vram] as [String: Any]
         }
         return object
     }
@@ -660,8 +660,8 @@ public actor FakeDigitalOcean {
     nonisolated(unsafe) static let sizeBySlug: [String: [String: Any]] = Dictionary(sizes.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
     nonisolated(unsafe) static let regionBySlug: [String: [String: Any]] = Dictionary(regions.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
 
-    nonisolated(unsafe) static let regions: [[String: Any]] = catalog.regions.map { region in
+    nonisolated(unsafe) static let regions: [[String: Any]] = FakeDigitalOceanCatalog.regions.map { region in
         ["name": region.name, "slug": region.slug, "features": ["backups", "ipv6", "metadata", "install_agent", "storage"], "available": true,
-         "sizes": catalog.sizes.filter { $0.regions.contains(region.slug) }.map(\.slug)]
+         "sizes": FakeDigitalOceanCatalog.sizes.filter { $0.regions.contains(region.slug) }.map(\.slug)]
     }
 }
