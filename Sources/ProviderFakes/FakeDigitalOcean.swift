@@ -9,7 +9,7 @@ import Spec
 /// behind creates. With a contract, every request is checked against DigitalOcean's official
 /// API description (a request it does not allow gets a 400 and is recorded as a violation),
 /// and so is every answer.
-public actor FakeDigitalOcean {
+public actor FakeDigitalOcean: AnswerHoldingFake {
     public struct Faults: Sendable {
         /// Seconds added to every answer.
         public var latency: Double = 0
@@ -61,6 +61,7 @@ public actor FakeDigitalOcean {
     private var minuteLog: [Date] = []
     /// Scripted faults for one operation (`POST /v2/droplets`): consumed one per request.
     private var answerDelays: [String: Double] = [:]
+    private var hold = AnswerHold()
 
     /// A fault for the next request of an operation.
     public typealias ScriptedFault = InjectedFault
@@ -164,6 +165,39 @@ public actor FakeDigitalOcean {
         answerDelays[operation] = seconds
     }
 
+    // MARK: Kill points
+
+    /// Holds the answer to the next request of `operation` (`POST /v2/vpcs`, `DELETE /v2/droplets/{id}`)
+    /// once it has taken effect, until `loseHeldAnswer()`; the answer is then lost (the connection
+    /// is closed). The client sits inside that request meanwhile: the place to kill it.
+    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
+
+    /// Waits until the armed request is held and returns it (`POST /v2/vpcs`); nil if `bound`
+    /// seconds pass first or `stopWaiting()` is called (the client exited without sending it).
+    public func waitUntilHeld(bound: Double) async -> String? {
+        await withCheckedContinuation { continuation in
+            guard let ticket = hold.addWaiter(continuation) else { return }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
+                self.giveUpWaiting(ticket)
+            }
+        }
+    }
+
+    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
+
+    /// Ends every `waitUntilHeld` with nil.
+    public func stopWaiting() { hold.giveUp() }
+
+    /// Whether an answer is held right now (the client has not had it).
+    public var isHoldingAnswer: Bool { hold.isHolding }
+
+    /// Every request whose answer was held, as `METHOD /path`, in order.
+    public var heldRequests: [String] { hold.heldRequests }
+
+    /// Lets the held answer go: the connection is closed without it.
+    public func loseHeldAnswer() { hold.letGo() }
+
     /// Deletes a droplet behind kryoform's back.
     public func deleteDroplet(named name: String) {
         for droplet in droplets.values where droplet.name == name {
@@ -192,8 +226,17 @@ public actor FakeDigitalOcean {
         }
     }
 
+    /// How many objects of each kind the fake holds, tagged or not.
     public func objectCounts() -> [String: Int] {
-        ["droplets": droplets.count, "volumes": volumes.count, "vpcs": vpcs.count, "firewalls": firewalls.count, "keys": keys.count]
+        inventory().mapValues(\.count)
+    }
+
+    /// The name of every object of each kind the fake holds, tagged or not, kryoform's or not
+    /// (a default VPC a droplet create made counts too), sorted: what is really there, not what a
+    /// tag-scoped listing shows.
+    public func inventory() -> [String: [String]] {
+        ["droplets": droplets.values.map(\.name).sorted(), "volumes": volumes.values.map(\.name).sorted(), "vpcs": vpcs.values.map(\.name).sorted(),
+         "firewalls": firewalls.values.map(\.name).sorted(), "keys": keys.values.map(\.name).sorted()]
     }
 
     public func volumeAttachments() -> [String: Int?] {
@@ -250,6 +293,10 @@ public actor FakeDigitalOcean {
             failAfter = outcome.after
         }
         let result = route(request, now: now)
+        if hold.takes(operation) {
+            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", release: $0) }
+            return .drop
+        }
         if let delay = answerDelays[operation] { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
         return failAfter ?? result
     }
