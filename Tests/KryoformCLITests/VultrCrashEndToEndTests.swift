@@ -4,15 +4,15 @@ import ProviderFakes
 import Testing
 
 /// No orphan, no duplicate on the fake Vultr, as `DigitalOceanCrashEndToEndTests` on DigitalOcean:
-/// kryoform killed inside each kind's create (and a firewall rule's) and inside each kind's
-/// delete, the answer lost; the next run converges and the fake's own inventory shows one of each
-/// object, or nothing after destroy.
+/// kryoform killed inside each kind's create (and a firewall rule's and a block's attach) and
+/// inside each kind's delete (and a block's detach), the answer lost; the next run converges and
+/// the fake's own inventory shows one of each object, or nothing after destroy.
 @Suite(.serialized)
 struct VultrCrashEndToEndTests {
     static let creates = ["POST /v2/vpcs", "POST /v2/firewalls", "POST /v2/firewalls/{id}/rules", "POST /v2/ssh-keys", "POST /v2/instances",
-                          "POST /v2/blocks"]
-    static let deletes = ["DELETE /v2/instances/{id}", "DELETE /v2/blocks/{id}", "DELETE /v2/firewalls/{id}", "DELETE /v2/ssh-keys/{id}",
-                          "DELETE /v2/vpcs/{id}"]
+                          "POST /v2/blocks", "POST /v2/blocks/{id}/attach"]
+    static let deletes = ["DELETE /v2/instances/{id}", "POST /v2/blocks/{id}/detach", "DELETE /v2/blocks/{id}", "DELETE /v2/firewalls/{id}",
+                          "DELETE /v2/ssh-keys/{id}", "DELETE /v2/vpcs/{id}"]
 
     /// `dev` (one node with one volume) at the fake, labelled as docs/vultr.md says.
     static func expectOneOfEach(_ inventory: [String: [String]], rules: [String], sourceLocation: SourceLocation = #_sourceLocation) {
