@@ -10,8 +10,10 @@ import TestSupport
 /// there before plus exactly one set of the environment's objects, or nothing more after destroy.
 @Suite(.serialized)
 struct AWSCrashEndToEndTests {
+    /// The create of each kind, as EC2 names its actions.
     static let creates = ["CreateVpc", "CreateSecurityGroup", "ImportKeyPair", "RunInstances", "CreateVolume"]
-    static let deletes = ["TerminateInstances", "DeleteVolume", "DeleteSecurityGroup", "DeleteKeyPair", "DeleteVpc"]
+    /// The delete of each kind, and a volume's detach before its delete.
+    static let deletes = ["TerminateInstances", "DetachVolume", "DeleteVolume", "DeleteSecurityGroup", "DeleteKeyPair", "DeleteVpc"]
 
     /// What `dev` adds at EC2 (docs/aws.md): the VPC with its subnet and gateway, a security
     /// group, a key pair, one instance with its root volume, and one data volume.
@@ -63,6 +65,12 @@ struct AWSCrashEndToEndTests {
         base.merging(added) { $0 + $1 }
     }
 
+    /// moto holds `expected`, counted at moto.
+    static func expectInventory(_ setup: Setup, _ expected: [String: Int], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let found = try await setup.inventory()
+        #expect(found == expected, "moto holds \(found), expected \(expected)", sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: creates)
     func killedInsideACreateWhoseAnswerIsLost_nextApplyMakesNoDuplicateAndDestroyLeavesNoOrphan(create: String) async throws {
         let setup = try await Setup.start()
@@ -71,13 +79,13 @@ struct AWSCrashEndToEndTests {
 
         let resumed = await setup.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
-        #expect(try await setup.inventory() == Self.plus(base, Self.environment))
+        try await Self.expectInventory(setup, Self.plus(base, Self.environment))
         let settled = await setup.run(["plan", "-e", "dev", "--detailed-exitcode"])
         #expect(settled.status == 0, "\(settled.stdout)\n\(settled.stderr)")
 
         let destroyed = await setup.run(["destroy", "-e", "dev", "--auto-approve"])
         #expect(destroyed.status == 0, "\(destroyed.stdout)\n\(destroyed.stderr)")
-        #expect(try await setup.inventory() == base)
+        try await Self.expectInventory(setup, base)
         await setup.stop()
     }
 
@@ -87,12 +95,12 @@ struct AWSCrashEndToEndTests {
         let base = try await setup.inventory()
         let applied = await setup.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
-        #expect(try await setup.inventory() == Self.plus(base, Self.environment))
+        try await Self.expectInventory(setup, Self.plus(base, Self.environment))
         try await setup.killInside(delete, "destroy")
 
         let destroyed = await setup.run(["destroy", "-e", "dev", "--auto-approve"])
         #expect(destroyed.status == 0, "\(destroyed.stdout)\n\(destroyed.stderr)")
-        #expect(try await setup.inventory() == base)
+        try await Self.expectInventory(setup, base)
         await setup.stop()
     }
 }
