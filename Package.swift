@@ -43,6 +43,10 @@ let package = Package(
         // every request and response against the providers' official API descriptions.
         .target(name: "ProviderFakes", dependencies: [
             "Spec", "Planner", "Providers",
+            // The SigV4 verifier's hashes (the fake checks signatures with code of its own).
+            .product(name: "Crypto", package: "swift-crypto"),
+            // The kill-point proxy in front of moto_server forwards with it.
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -9,7 +9,7 @@ import Spec
 /// behind creates. With a contract, every request is checked against DigitalOcean's official
 /// API description (a request it does not allow gets a 400 and is recorded as a violation),
 /// and so is every answer.
-public actor FakeDigitalOcean {
+public actor FakeDigitalOcean: AnswerHoldingFake {
     public struct Faults: Sendable {
         /// Seconds added to every answer.
         public var latency: Double = 0
@@ -61,6 +61,7 @@ public actor FakeDigitalOcean {
     private var minuteLog: [Date] = []
     /// Scripted faults for one operation (`POST /v2/droplets`): consumed one per request.
     private var answerDelays: [String: Double] = [:]
+    private var hold = AnswerHold()
 
     /// A fault for the next request of an operation.
     public typealias ScriptedFault = InjectedFault
@@ -164,6 +165,39 @@ public actor FakeDigitalOcean {
         answerDelays[operation] = seconds
     }
 
+    // MARK: Kill points
+
+    /// Holds the answer to the next request of `operation` (`POST /v2/vpcs`, `DELETE /v2/droplets/{id}`)
+    /// once it has taken effect, until `loseHeldAnswer()`; the answer is then lost (the connection
+    /// is closed). The client sits inside that request meanwhile: the place to kill it.
+    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
+
+    /// Waits until the armed request is held and returns it (`POST /v2/vpcs`); nil if `bound`
+    /// seconds pass first or `stopWaiting()` is called (the client exited without sending it).
+    public func waitUntilHeld(bound: Double) async -> String? {
+        await withCheckedContinuation { continuation in
+            guard let ticket = hold.addWaiter(continuation) else { return }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
+                self.giveUpWaiting(ticket)
+            }
+        }
+    }
+
+    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
+
+    /// Ends every `waitUntilHeld` with nil.
+    public func stopWaiting() { hold.giveUp() }
+
+    /// Whether an answer is held right now (the client has not had it).
+    public var isHoldingAnswer: Bool { hold.isHolding }
+
+    /// Every request whose answer was held, as `METHOD /path`, in order.
+    public var heldRequests: [String] { hold.heldRequests }
+
+    /// Lets the held answer go: the connection is closed without it.
+    public func loseHeldAnswer() { hold.letGo() }
+
     /// Deletes a droplet behind kryoform's back.
     public func deleteDroplet(named name: String) {
         for droplet in droplets.values where droplet.name == name {
@@ -192,8 +226,17 @@ public actor FakeDigitalOcean {
         }
     }
 
+    /// How many objects of each kind the fake holds, tagged or not.
     public func objectCounts() -> [String: Int] {
-        ["droplets": droplets.count, "volumes": volumes.count, "vpcs": vpcs.count, "firewalls": firewalls.count, "keys": keys.count]
+        inventory().mapValues(\.count)
+    }
+
+    /// The name of every object of each kind the fake holds, tagged or not, kryoform's or not
+    /// (a default VPC a droplet create made counts too), sorted: what is really there, not what a
+    /// tag-scoped listing shows.
+    public func inventory() -> [String: [String]] {
+        ["droplets": droplets.values.map(\.name).sorted(), "volumes": volumes.values.map(\.name).sorted(), "vpcs": vpcs.values.map(\.name).sorted(),
+         "firewalls": firewalls.values.map(\.name).sorted(), "keys": keys.values.map(\.name).sorted()]
     }
 
     public func volumeAttachments() -> [String: Int?] {
@@ -250,6 +293,10 @@ public actor FakeDigitalOcean {
             failAfter = outcome.after
         }
         let result = route(request, now: now)
+        if hold.takes(operation) {
+            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", release: $0) }
+            return .drop
+        }
         if let delay = answerDelays[operation] { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
         return failAfter ?? result
     }
@@ -370,10 +417,10 @@ public actor FakeDigitalOcean {
         guard !names.isEmpty, names.count <= 10 else {
             return unprocessable(request, "You may only create 1 to 10 Droplets at a time.")
         }
-        guard let size = Self.catalog.size(sizeSlug) else { return unprocessable(request, "You specified an invalid size for Droplet creation.") }
+        guard let size = FakeDigitalOceanCatalog.size(sizeSlug) else { return unprocessable(request, "You specified an invalid size for Droplet creation.") }
         guard size.regions.contains(region) else { return unprocessable(request, "Size is not available in this region.") }
         let image = body["image"] as? String ?? ""
-        guard Self.catalog.images.contains(image) else { return unprocessable(request, "You specified an invalid image for Droplet creation.") }
+        guard FakeDigitalOceanCatalog.images.contains(image) else { return unprocessable(request, "You specified an invalid image for Droplet creation.") }
         for key in body["ssh_keys"] as? [String] ?? [] where !keys.values.contains(where: { String($0.id) == key || fingerprint($0) == key }) {
             return unprocessable(request, "You specified an invalid ssh key id.")
         }
@@ -412,7 +459,7 @@ public actor FakeDigitalOcean {
         case "power_on": droplet.poweredOff = false
         case "resize":
             guard droplet.poweredOff else { return unprocessable(request, "Droplet must be powered off before resizing.") }
-            guard let size = (body["size"] as? String).flatMap({ Self.catalog.size($0) }), size.regions.contains(droplet.region) else {
+            guard let size = (body["size"] as? String).flatMap({ FakeDigitalOceanCatalog.size($0) }), size.regions.contains(droplet.region) else {
                 return unprocessable(request, "Size is not available in this region.")
             }
             droplet.size = size.slug
@@ -431,7 +478,7 @@ public actor FakeDigitalOcean {
         let region = body["region"] as? String ?? ""
         let size = body["size_gigabytes"] as? Int ?? 0
         guard (1...16_384).contains(size) else { return unprocessable(request, "Volume size must be between 1 and 16384 GiB.") }
-        guard Self.catalog.region(region) != nil else { return unprocessable(request, "Invalid region.") }
+        guard FakeDigitalOceanCatalog.regions.contains(where: { $0.slug == region }) else { return unprocessable(request, "Invalid region.") }
         if volumes.values.contains(where: { $0.name == name && $0.region == region }) {
             return unprocessable(request, "A volume with the name '\(name)' already exists in this region.")
         }
@@ -477,7 +524,7 @@ public actor FakeDigitalOcean {
             return unprocessable(request, "A VPC with name '\(name)' already exists.")
         }
         let region = body["region"] as? String ?? ""
-        guard Self.catalog.region(region) != nil else { return unprocessable(request, "Invalid region.") }
+        guard FakeDigitalOceanCatalog.regions.contains(where: { $0.slug == region }) else { return unprocessable(request, "Invalid region.") }
         let vpc = VPC(id: uuid(), name: name, region: region, ipRange: body["ip_range"] as? String ?? "10.\(110 + vpcs.count % 100).0.0/20",
                       description: body["description"] as? String ?? "", createdAt: now)
         vpcs[vpc.id] = vpc
@@ -638,21 +685,21 @@ public actor FakeDigitalOcean {
         formatter.string(from: date)
     }
 
-    // MARK: Catalog (the sandbox's DigitalOcean-modelled line-up, as DigitalOcean serves it)
+    // MARK: Catalog (the fake's own, FakeDigitalOceanCatalog, as DigitalOcean serves it)
 
-    static let catalog = SandboxCatalog.catalog
     /// The description's enum of image regions predates atl1.
-    static let imageRegions = catalog.regions.map(\.slug).filter { $0 != "atl1" }
+    static let imageRegions = FakeDigitalOceanCatalog.regions.map(\.slug).filter { $0 != "atl1" }
 
-    nonisolated(unsafe) static let sizes: [[String: Any]] = catalog.sizes.map { size in
+    nonisolated(unsafe) static let sizes: [[String: Any]] = FakeDigitalOceanCatalog.sizes.map { (size: FakeDigitalOceanCatalog.Size) -> [String: Any] in
+        let hourly: Double = (size.monthly / 672 * 100_000).rounded() / 100_000
         var object: [String: Any] = [
-            "slug": size.slug, "memory": Int(size.memory.bytes >> 20), "vcpus": size.cpu, "disk": Int(size.disk.bytes >> 30),
-            "transfer": size.gpu > 0 ? 15.0 : 4.0, "price_monthly": size.monthlyPrice, "price_hourly": (size.monthlyPrice / 672 * 100_000).rounded() / 100_000,
-            "regions": size.regions, "available": true, "description": size.gpu > 0 ? "GPU" : "Basic",
+            "slug": size.slug, "memory": size.memoryMiB, "vcpus": size.vcpus, "disk": size.diskGiB,
+            "transfer": size.gpus > 0 ? 15.0 : 4.0, "price_monthly": size.monthly, "price_hourly": hourly,
+            "regions": size.regions, "available": true, "description": size.gpus > 0 ? "GPU" : "Basic",
         ]
-        if size.gpu > 0 {
-            let parts = (size.gpuModel ?? "").split(separator: " ")
-            object["gpu_info"] = ["count": size.gpu, "model": parts.first.map(String.init) ?? "", "vram": ["amount": Int(parts.dropFirst().first ?? "") ?? 0, "unit": "gib"]]
+        if size.gpus > 0 {
+            let vram: [String: Any] = ["amount": size.gpuMemoryGiB, "unit": "gib"]
+            object["gpu_info"] = ["count": size.gpus, "model": size.gpuModel ?? "", "vram": vram] as [String: Any]
         }
         return object
     }
@@ -660,8 +707,8 @@ public actor FakeDigitalOcean {
     nonisolated(unsafe) static let sizeBySlug: [String: [String: Any]] = Dictionary(sizes.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
     nonisolated(unsafe) static let regionBySlug: [String: [String: Any]] = Dictionary(regions.map { ($0["slug"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
 
-    nonisolated(unsafe) static let regions: [[String: Any]] = catalog.regions.map { region in
+    nonisolated(unsafe) static let regions: [[String: Any]] = FakeDigitalOceanCatalog.regions.map { region in
         ["name": region.name, "slug": region.slug, "features": ["backups", "ipv6", "metadata", "install_agent", "storage"], "available": true,
-         "sizes": catalog.sizes.filter { $0.regions.contains(region.slug) }.map(\.slug)]
+         "sizes": FakeDigitalOceanCatalog.sizes.filter { $0.regions.contains(region.slug) }.map(\.slug)]
     }
 }

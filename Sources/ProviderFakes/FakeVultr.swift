@@ -7,7 +7,7 @@ import Providers
 /// connections, listings that lag behind creates) and Vultr's own limit of 30 requests a
 /// second, answered with 429 like the real API. Every request is checked against
 /// `FakeVultrSchema`; a request it does not allow gets a 400 and is recorded as a violation.
-public actor FakeVultr {
+public actor FakeVultr: AnswerHoldingFake {
     public struct Faults: Sendable {
         /// Seconds added to every answer.
         public var latency: Double = 0
@@ -64,6 +64,7 @@ public actor FakeVultr {
     private var keys: [String: Key] = [:]
     private var arrivals: [Date] = []
     private var answerDelays: [String: Double] = [:]
+    private var hold = AnswerHold()
 
     struct Instance {
         var id: String
@@ -170,6 +171,33 @@ public actor FakeVultr {
         answerDelays[operation] = seconds
     }
 
+    // MARK: Kill points (as FakeDigitalOcean's)
+
+    /// Holds the answer to the next request of `operation` (`POST /v2/vpcs`) once it has taken
+    /// effect, until `loseHeldAnswer()`; the answer is then lost (the connection is closed).
+    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
+
+    /// The held request (`POST /v2/vpcs`) once it is held; nil after `bound` seconds or `stopWaiting()`.
+    public func waitUntilHeld(bound: Double) async -> String? {
+        await withCheckedContinuation { continuation in
+            guard let ticket = hold.addWaiter(continuation) else { return }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
+                self.giveUpWaiting(ticket)
+            }
+        }
+    }
+
+    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
+
+    public func stopWaiting() { hold.giveUp() }
+
+    public var isHoldingAnswer: Bool { hold.isHolding }
+
+    public var heldRequests: [String] { hold.heldRequests }
+
+    public func loseHeldAnswer() { hold.letGo() }
+
     public var totalRequests: Int { requestCounts.values.reduce(0, +) }
 
     public func count(_ operation: String) -> Int { requestCounts[operation] ?? 0 }
@@ -194,8 +222,17 @@ public actor FakeVultr {
         }
     }
 
+    /// How many objects of each kind the fake holds, tagged or not.
     public func objectCounts() -> [String: Int] {
-        ["instances": instances.count, "blocks": blocks.count, "vpcs": vpcs.count, "firewalls": firewalls.count, "keys": keys.count]
+        inventory().mapValues(\.count)
+    }
+
+    /// The label (VPCs and firewall groups: the description; keys: the name) of every object of each
+    /// kind the fake holds, tagged or not, sorted: what is really there, not a tag-scoped listing.
+    public func inventory() -> [String: [String]] {
+        ["instances": instances.values.map(\.label).sorted(), "blocks": blocks.values.map(\.label).sorted(),
+         "vpcs": vpcs.values.map(\.description).sorted(), "firewalls": firewalls.values.map(\.description).sorted(),
+         "keys": keys.values.map(\.name).sorted()]
     }
 
     /// Every object's id by kind (`instances`, `blocks`, `vpcs`, `firewalls`, `keys`).
@@ -278,6 +315,10 @@ public actor FakeVultr {
         }
         let body = (try? JSONValue.parse(request.body))?.object ?? [:]
         let result = route(operation, request, body, now: Date())
+        if hold.takes(operation) {
+            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", release: $0) }
+            return .drop
+        }
         if let delay = answerDelays[operation], delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
         return failAfter ?? result
     }

@@ -1,0 +1,96 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A loopback HTTP proxy in front of another test server (moto_server) with the fakes' kill
+/// point: every request is passed on and its answer passed back, except that the next request
+/// of one operation, once the server has carried it out, has its answer held until the test has
+/// killed the client, and then lost. For servers that cannot hold an answer themselves.
+public actor HoldingProxy: AnswerHoldingFake {
+    public nonisolated let upstream: URL
+    private let operation: @Sendable (ReceivedRequest) -> String
+    private var server: LoopbackHTTPServer?
+    private var hold = AnswerHold()
+
+    init(upstream: URL, operation: @escaping @Sendable (ReceivedRequest) -> String) {
+        self.upstream = upstream
+        self.operation = operation
+    }
+
+    /// Starts a proxy to `upstream` on a free loopback port; `operation` names a request as
+    /// `holdNextAnswer` is given it.
+    public static func start(upstream: URL, operation: @escaping @Sendable (ReceivedRequest) -> String) async throws -> HoldingProxy {
+        let proxy = HoldingProxy(upstream: upstream, operation: operation)
+        let server = try await LoopbackHTTPServer.start { request in await proxy.handle(request) }
+        await proxy.attach(server)
+        return proxy
+    }
+
+    /// EC2's Query API names the operation in the form body's `Action` (`RunInstances`).
+    public static let ec2Action: @Sendable (ReceivedRequest) -> String = { request in
+        FakeEC2.form(request.body)["Action"] ?? "?"
+    }
+
+    private func attach(_ server: LoopbackHTTPServer) { self.server = server }
+
+    public var baseURL: URL { server?.baseURL ?? URL(fileURLWithPath: "/") }
+
+    public func stop() async { await server?.stop() }
+
+    // MARK: Kill points (as FakeDigitalOcean's)
+
+    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
+
+    public func waitUntilHeld(bound: Double) async -> String? {
+        await withCheckedContinuation { continuation in
+            guard let ticket = hold.addWaiter(continuation) else { return }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
+                self.giveUpWaiting(ticket)
+            }
+        }
+    }
+
+    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
+
+    public func stopWaiting() { hold.giveUp() }
+
+    public var isHoldingAnswer: Bool { hold.isHolding }
+
+    public func loseHeldAnswer() { hold.letGo() }
+
+    // MARK: Forwarding
+
+    func handle(_ request: ReceivedRequest) async -> FakeAnswer {
+        let answer = await forward(request)
+        let name = operation(request)
+        if hold.takes(name) {
+            await withCheckedContinuation { hold.hold("\(name) \(request.path)", release: $0) }
+            return .drop
+        }
+        return answer
+    }
+
+    private static let hopByHop: Set<String> = ["host", "content-length", "connection", "transfer-encoding", "keep-alive"]
+
+    private func forward(_ request: ReceivedRequest) async -> FakeAnswer {
+        var components = URLComponents(url: upstream, resolvingAgainstBaseURL: false)
+        components?.path = request.path
+        components?.queryItems = request.query.isEmpty ? nil : request.query.map { URLQueryItem(name: $0.name, value: $0.value) }
+        var outgoing = HTTPClientRequest(url: components?.string ?? upstream.absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for header in request.headers where !Self.hopByHop.contains(header.name.lowercased()) {
+            outgoing.headers.add(name: header.name, value: header.value)
+        }
+        outgoing.body = .bytes(ByteBuffer(bytes: request.body))
+        do {
+            let response = try await HTTPClient.shared.execute(outgoing, timeout: .seconds(300))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            let headers = response.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) }.map { (name: $0.name, value: $0.value) }
+            return .respond(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
+        } catch {
+            return .drop
+        }
+    }
+}
