@@ -177,39 +177,6 @@ struct DigitalOceanEndToEndTests {
         await project.stop()
     }
 
-    @Test func aCrashAfterTheCreateRequestIsAdoptedByTag() async throws {
-        let project = try await DigitalOceanProject.start()
-        // The create takes effect, and its answer is held back while kryoform is killed.
-        await project.fake.delayAnswers("POST /v2/droplets", seconds: 30)
-        let process = Process()
-        process.executableURL = CommandRun.binary
-        process.arguments = ["apply", "-e", "dev", "--auto-approve", "--no-color"]
-        process.currentDirectoryURL = project.root
-        process.environment = ProcessInfo.processInfo.environment.merging(["DIGITALOCEAN_TOKEN": project.token]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var waited = 0
-        while await project.fake.dropletSummaries().isEmpty, waited < 600 {
-            try await Task.sleep(nanoseconds: 50_000_000)
-            waited += 1
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        await project.fake.delayAnswers("POST /v2/droplets", seconds: 0)
-        let unlocked = await project.run(["state", "unlock", "-e", "dev"])
-        #expect(unlocked.stdout.contains("stale"), "\(unlocked.stdout)\(unlocked.stderr)")
-        let record = try project.state()?.resource("node.main.1")
-        #expect(record?.status == .creating && record?.providerID == nil, "the kill came before the state write")
-
-        let (_, json) = await project.plan()
-        #expect(SandboxProject.actions(json)["node.main.1"] == "no-op+adopt", "\(SandboxProject.actions(json))")
-        let resumed = await project.run(["apply", "-e", "dev", "--auto-approve"])
-        #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
-        try await project.expectConverged(nodes: 1)
-        await project.stop()
-    }
-
     @Test func anUnsetTokenIsOneClearLine() async throws {
         let project = try await DigitalOceanProject.start()
         let run = await project.run(["plan", "-e", "dev"], unsetToken: true)

@@ -18,7 +18,9 @@ extension SandboxProject {
     /// Starts kryoform with every sandbox call slowed by `latency`, and returns once it holds the lock.
     func startHoldingLock(_ arguments: [String], latency: String = "5s") throws -> (process: Process, output: URL) {
         let started = try start(arguments, faults: "provision=30ms,latency=\(latency)")
-        #expect(waitUntil(20) { FileManager.default.fileExists(atPath: lockFile.path) }, "kryoform never took the lock")
+        let held = waitUntil(20) { FileManager.default.fileExists(atPath: lockFile.path) }
+        if !held { kill(started.process.processIdentifier, SIGKILL) }
+        try #require(held, "kryoform never took the lock")
         return started
     }
 

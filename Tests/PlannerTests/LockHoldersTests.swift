@@ -32,6 +32,7 @@ struct LockHoldersTests {
         let exe = "/proc/\(sleeper.processIdentifier)/exe"
         let deadline = Date().addingTimeInterval(10)
         while (try? FileManager.default.destinationOfSymbolicLink(atPath: exe))?.hasSuffix("sleep") != true && Date() < deadline { usleep(5_000) }
+        try #require((try? FileManager.default.destinationOfSymbolicLink(atPath: exe))?.hasSuffix("sleep") == true, "the child did not exec sleep within 10 s")
         let status = holders.status(of: LockInfo(operation: "apply", pid: sleeper.processIdentifier))
         guard case .gone(let why) = status else {
             Issue.record("a pid running sleep was taken for the holder: \(status)")

@@ -217,7 +217,7 @@ struct SSHConnectTests {
         #expect(error?.description.contains("nobody (127.0.0.1:\(port))") == true)
     }
 
-    @Test("a listener that never sends a banner times out after the connect timeout it was given")
+    @Test("a listener that never sends a banner times out after the connect timeout it was given", .timeLimit(.minutes(1)))
     func silentHostTimesOut() async throws {
         let listener = try LoopbackNetwork.silentListener()
         defer { close(listener.descriptor) }
