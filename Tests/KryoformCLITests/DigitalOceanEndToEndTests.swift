@@ -177,6 +177,21 @@ struct DigitalOceanEndToEndTests {
         await project.stop()
     }
 
+    @Test("--log-level debug shows each request and its answer, never the token; the default level shows none")
+    func debugLogShowsRequests() async throws {
+        let project = try await DigitalOceanProject.start()
+        let quiet = await project.run(["plan", "-e", "dev", "--no-color"])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(!quiet.stderr.contains("answered"), "\(quiet.stderr)")
+        let told = await project.run(["plan", "-e", "dev", "--no-color", "--log-level", "debug"])
+        #expect(told.status == 0, "\(told.stderr)")
+        for line in ["GET /v2/sizes answered 200 (attempt 1)", "GET /v2/droplets answered 200 (attempt 1)"] {
+            #expect(told.stderr.contains(line), "\(line) not in: \(told.stderr)")
+        }
+        #expect(!told.stderr.contains(project.token) && !told.stdout.contains(project.token))
+        await project.stop()
+    }
+
     @Test func anUnsetTokenIsOneClearLine() async throws {
         let project = try await DigitalOceanProject.start()
         let run = await project.run(["plan", "-e", "dev"], unsetToken: true)

@@ -64,7 +64,10 @@ public struct RetryingTransport: HTTPTransport {
             let response: HTTPResponse
             do {
                 response = try await inner.send(request)
+                // The method and path only: bodies and headers may carry what is not to be shown.
+                Self.logger.debug("\(request.method) \(request.path) answered \(response.status) (attempt \(attempt))")
             } catch let error as TransportError {
+                Self.logger.debug("\(request.method) \(request.path) got no answer (attempt \(attempt)): \(error)")
                 // A refused connection is an address where nothing listens: waiting will not fix it.
                 if case .refused = error { throw error }
                 guard request.retry == .idempotent, attempt < policy.maxAttempts else { throw error }
