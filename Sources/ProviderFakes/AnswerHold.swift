@@ -12,6 +12,9 @@ struct AnswerHold {
     private var armed: String?
     /// Every request held so far, as `METHOD /path`, in order.
     private(set) var heldRequests: [String] = []
+    /// The HTTP status each held answer would have had, in order (nil: the fake had only a dropped
+    /// connection), so a test can tell a request that took effect from one refused with a 4xx.
+    private(set) var heldStatuses: [Int?] = []
     /// Whether a held answer is still waiting to be let go.
     var isHolding: Bool { release != nil }
     private var release: CheckedContinuation<Void, Never>?
@@ -33,8 +36,9 @@ struct AnswerHold {
     }
 
     /// Records the held request, tells whoever waits for it, and keeps `release` to resume later.
-    mutating func hold(_ request: String, release: CheckedContinuation<Void, Never>) {
+    mutating func hold(_ request: String, answer: FakeAnswer, release: CheckedContinuation<Void, Never>) {
         heldRequests.append(request)
+        heldStatuses.append(answer.status)
         self.release = release
         for waiter in waiters.values { waiter.resume(returning: request) }
         waiters = [:]
@@ -82,6 +86,8 @@ public protocol AnswerHoldingFake: Actor {
     func stopWaiting()
     /// Whether an answer is held right now.
     var isHoldingAnswer: Bool { get }
+    /// The HTTP status of the last held answer (nil when none was held, or it was a dropped connection).
+    var heldAnswerStatus: Int? { get }
     /// Closes the held request's connection without an answer.
     func loseHeldAnswer()
 }

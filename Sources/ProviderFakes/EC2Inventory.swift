@@ -9,7 +9,9 @@ import NIOHTTP1
 ///
 /// Kinds: live instances (not shutting down or terminated), non-default VPCs and subnets,
 /// internet gateways, security groups other than the `default` ones, key pairs, and volumes not
-/// being deleted. Compare with a count taken before kryoform ran: the server's own defaults stay.
+/// being deleted; and what joins them: volumes attached to an instance, gateways attached to a
+/// VPC, and security groups with at least one inbound rule. Compare with a count taken before
+/// kryoform ran: the server's own defaults stay.
 public enum EC2Inventory {
     static let queries: [(kind: String, action: String, pattern: String)] = [
         ("instances", "DescribeInstances", #"<instanceState>\s*<code>[0-9]+</code>\s*<name>(pending|running|stopping|stopped)</name>"#),
@@ -19,6 +21,9 @@ public enum EC2Inventory {
         ("groups", "DescribeSecurityGroups", "<groupName>(?!default<)[^<]+</groupName>"),
         ("keys", "DescribeKeyPairs", "<keyName>"),
         ("volumes", "DescribeVolumes", "<status>(creating|available|in-use)</status>"),
+        ("attached volumes", "DescribeVolumes", #"<attachmentSet>\s*<item>"#),
+        ("attached gateways", "DescribeInternetGateways", #"<attachmentSet>\s*<item>"#),
+        ("groups with ingress", "DescribeSecurityGroups", #"<ipPermissions>\s*<item>"#),
     ]
 
     /// How many objects of each kind `endpoint` holds in `region` for `accessKeyID`'s account.

@@ -192,6 +192,8 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
     /// Whether an answer is held right now (the client has not had it).
     public var isHoldingAnswer: Bool { hold.isHolding }
 
+    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
+
     /// Every request whose answer was held, as `METHOD /path`, in order.
     public var heldRequests: [String] { hold.heldRequests }
 
@@ -294,7 +296,7 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
         }
         let result = route(request, now: now)
         if hold.takes(operation) {
-            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", release: $0) }
+            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
             return .drop
         }
         if let delay = answerDelays[operation] { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }

@@ -194,6 +194,8 @@ public actor FakeVultr: AnswerHoldingFake {
 
     public var isHoldingAnswer: Bool { hold.isHolding }
 
+    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
+
     public var heldRequests: [String] { hold.heldRequests }
 
     public func loseHeldAnswer() { hold.letGo() }
@@ -316,7 +318,7 @@ public actor FakeVultr: AnswerHoldingFake {
         let body = (try? JSONValue.parse(request.body))?.object ?? [:]
         let result = route(operation, request, body, now: Date())
         if hold.takes(operation) {
-            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", release: $0) }
+            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
             return .drop
         }
         if let delay = answerDelays[operation], delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }

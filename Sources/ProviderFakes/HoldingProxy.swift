@@ -58,6 +58,8 @@ public actor HoldingProxy: AnswerHoldingFake {
 
     public var isHoldingAnswer: Bool { hold.isHolding }
 
+    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
+
     public func loseHeldAnswer() { hold.letGo() }
 
     // MARK: Forwarding
@@ -66,7 +68,7 @@ public actor HoldingProxy: AnswerHoldingFake {
         let answer = await forward(request)
         let name = operation(request)
         if hold.takes(name) {
-            await withCheckedContinuation { hold.hold("\(name) \(request.path)", release: $0) }
+            await withCheckedContinuation { hold.hold("\(name) \(request.path)", answer: answer, release: $0) }
             return .drop
         }
         return answer

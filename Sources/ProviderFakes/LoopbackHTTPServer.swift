@@ -22,6 +22,12 @@ public enum FakeAnswer: Sendable {
     case respond(status: Int, headers: [(name: String, value: String)], body: Data)
     /// Closes the connection without answering: a dropped connection.
     case drop
+
+    /// The answer's HTTP status; nil for a dropped connection.
+    public var status: Int? {
+        guard case .respond(let status, _, _) = self else { return nil }
+        return status
+    }
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 and a free port, over SwiftNIO, answering with an async

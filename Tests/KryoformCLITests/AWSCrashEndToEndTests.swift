@@ -10,14 +10,34 @@ import TestSupport
 /// there before plus exactly one set of the environment's objects, or nothing more after destroy.
 @Suite(.serialized)
 struct AWSCrashEndToEndTests {
-    /// The create of each kind, as EC2 names its actions.
-    static let creates = ["CreateVpc", "CreateSecurityGroup", "ImportKeyPair", "RunInstances", "CreateVolume"]
+    /// The create of each kind, as EC2 names its actions, and the calls inside a kind's create
+    /// whose lost answer leaves a half-made object: the network's subnet and gateway and the
+    /// gateway's attachment, the firewall's inbound rules, and a volume's attach.
+    static let creates = ["CreateVpc", "CreateSubnet", "CreateInternetGateway", "AttachInternetGateway", "CreateSecurityGroup",
+                          "AuthorizeSecurityGroupIngress", "ImportKeyPair", "RunInstances", "CreateVolume", "AttachVolume"]
+    /// The kind (as `EC2Inventory` names kinds) each create adds to at moto, and by how much from
+    /// before the killed run to the kill: one, except that a data volume (made, and attached, after
+    /// its instance) comes after the instance's root volume, which RunInstances made and attached.
+    static let made: [String: (kind: String, count: Int)] = [
+        "CreateVpc": ("vpcs", 1), "CreateSubnet": ("subnets", 1), "CreateInternetGateway": ("gateways", 1),
+        "AttachInternetGateway": ("attached gateways", 1), "CreateSecurityGroup": ("groups", 1),
+        "AuthorizeSecurityGroupIngress": ("groups with ingress", 1), "ImportKeyPair": ("keys", 1), "RunInstances": ("instances", 1),
+        "CreateVolume": ("volumes", 2), "AttachVolume": ("attached volumes", 2)]
     /// The delete of each kind, and a volume's detach before its delete.
     static let deletes = ["TerminateInstances", "DetachVolume", "DeleteVolume", "DeleteSecurityGroup", "DeleteKeyPair", "DeleteVpc"]
+    /// The kind of which each delete removes one at moto, and the address the state keeps for it.
+    static let removed = ["TerminateInstances": (kind: "instances", address: "node.main.1"),
+                          "DetachVolume": (kind: "attached volumes", address: "volume.main.1.pgdata"),
+                          "DeleteVolume": (kind: "volumes", address: "volume.main.1.pgdata"),
+                          "DeleteSecurityGroup": (kind: "groups", address: "firewall"),
+                          "DeleteKeyPair": (kind: "keys", address: "ssh_key"),
+                          "DeleteVpc": (kind: "vpcs", address: "network")]
 
     /// What `dev` adds at EC2 (docs/aws.md): the VPC with its subnet and gateway, a security
-    /// group, a key pair, one instance with its root volume, and one data volume.
-    static let environment = ["instances": 1, "vpcs": 1, "subnets": 1, "gateways": 1, "groups": 1, "keys": 1, "volumes": 2]
+    /// group with inbound rules, a key pair, one instance with its root volume, and one data
+    /// volume; the gateway attached to the VPC, both volumes to the instance.
+    static let environment = ["instances": 1, "vpcs": 1, "subnets": 1, "gateways": 1, "groups": 1, "keys": 1, "volumes": 2,
+                              "attached volumes": 2, "attached gateways": 1, "groups with ingress": 1]
 
     struct Setup {
         let moto: MotoServer
@@ -48,10 +68,13 @@ struct AWSCrashEndToEndTests {
         func killInside(_ action: String, _ command: String) async throws {
             let killed = try await KilledInsideRequest.run([command, "-e", "dev", "--auto-approve"], in: root, environment: variables,
                                                            fake: proxy, holding: action)
-            #expect(killed.held != nil, "kryoform never sent \(action): \(killed.output)")
-            #expect(killed.killedBeforeTheAnswer, "the kill did not land inside \(action): \(killed.output)")
+            killed.expectKilledInsideASuccess(action)
             let unlocked = await run(["state", "unlock", "-e", "dev"])
             #expect(unlocked.status == 0, "\(unlocked.stdout)\(unlocked.stderr)")
+        }
+
+        func state() throws -> State? {
+            try LocalStateStore(projectRoot: root, environment: "dev").read()
         }
 
         func stop() async {
@@ -75,7 +98,11 @@ struct AWSCrashEndToEndTests {
     func killedInsideACreateWhoseAnswerIsLost_nextApplyMakesNoDuplicateAndDestroyLeavesNoOrphan(create: String) async throws {
         let setup = try await Setup.start()
         let base = try await setup.inventory()
+        let made = try #require(Self.made[create])
         try await setup.killInside(create, "apply")
+        // The held create took effect at moto before the kill.
+        let atKill = try await setup.inventory()
+        #expect(atKill[made.kind] == (base[made.kind] ?? 0) + made.count, "\(create) did not add to \(made.kind): before \(base), at the kill \(atKill)")
 
         let resumed = await setup.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
@@ -96,7 +123,14 @@ struct AWSCrashEndToEndTests {
         let applied = await setup.run(["apply", "-e", "dev", "--auto-approve"])
         #expect(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
         try await Self.expectInventory(setup, Self.plus(base, Self.environment))
+        let removed = try #require(Self.removed[delete])
+        let before = try await setup.inventory()
         try await setup.killInside(delete, "destroy")
+        // The held delete took effect at moto, and kryoform never heard of it.
+        let atKill = try await setup.inventory()
+        #expect(atKill[removed.kind] == (before[removed.kind] ?? 0) - 1, "\(delete) did not remove one of \(removed.kind): before \(before), at the kill \(atKill)")
+        #expect(try setup.state()?.resource(ResourceAddress(removed.address)) != nil,
+                "the state no longer lists \(removed.address), so the kill came after kryoform heard the answer to \(delete)")
 
         let destroyed = await setup.run(["destroy", "-e", "dev", "--auto-approve"])
         #expect(destroyed.status == 0, "\(destroyed.stdout)\n\(destroyed.stderr)")

@@ -11,6 +11,8 @@ struct KilledInsideRequest {
     var held: String?
     /// The fake still held the answer when the process was gone: kryoform never had it.
     var killedBeforeTheAnswer: Bool
+    /// The HTTP status of the held answer (nil when nothing was held).
+    var heldStatus: Int?
     /// What kryoform printed before it was killed.
     var output: String
 
@@ -39,8 +41,18 @@ struct KilledInsideRequest {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let stillHeld = await fake.isHoldingAnswer
+        let status = held == nil ? nil : await fake.heldAnswerStatus
         await fake.loseHeldAnswer()
         return KilledInsideRequest(held: held, killedBeforeTheAnswer: held != nil && stillHeld && process.terminationReason == .uncaughtSignal,
-                                   output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+                                   heldStatus: status, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    /// Checks that the kill landed inside `operation` and that the fake had carried the request
+    /// out: the held answer was a 2xx, not a refusal (a 4xx leaves nothing to adopt).
+    func expectKilledInsideASuccess(_ operation: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(held != nil, "kryoform never sent \(operation): \(output)", sourceLocation: sourceLocation)
+        #expect(killedBeforeTheAnswer, "the kill did not land inside \(operation): \(output)", sourceLocation: sourceLocation)
+        #expect(heldStatus.map { (200..<300).contains($0) } == true,
+                "the held answer to \(operation) was \(heldStatus.map(String.init) ?? "none"), not a 2xx: \(output)", sourceLocation: sourceLocation)
     }
 }
