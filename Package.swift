@@ -25,10 +25,10 @@ let package = Package(
         .target(name: "Planner", dependencies: [
             "Spec", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ]),
-        // HTTP transport and the cloud adapters, sandbox and static providers, and the node
-        // configurator that drives Remote for the swarm and stack resources.
+        // HTTP transport, the cloud adapters, and the sandbox and static providers. No SSH here:
+        // node configuration is Remote's.
         .target(name: "Providers", dependencies: [
-            "Spec", "Planner", "Remote",
+            "Spec", "Planner",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -61,9 +61,10 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
-        // SSH, node facts, Docker Swarm and stack deployment.
+        // SSH, node facts, Docker Swarm and stack deployment, and the node configurator: the
+        // Planner's ResourceDriver for the swarm and stack resources.
         .target(name: "Remote", dependencies: [
-            "Spec", "CLibSSH2",
+            "Spec", "Planner", "CLibSSH2",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: [
@@ -75,7 +76,8 @@ let package = Package(
             // sockets, not CPU; the release-binary suites in scripts/test catch a regression.
             .unsafeFlags(["-Onone"]),
         ]),
-        // The command-line interface: parse, call, print.
+        // The command-line interface: parse, call, print; and the composition of providers,
+        // configurator and state store for an environment (ProviderFactory, EngineSession).
         .executableTarget(
             name: "kryoform",
             dependencies: [

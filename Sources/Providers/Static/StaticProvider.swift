@@ -1,6 +1,5 @@
 import Foundation
 import Planner
-import Remote
 import Spec
 
 /// Existing machines (bare metal, VPSs bought elsewhere) given by address: kryoform makes
@@ -31,15 +30,5 @@ public struct StaticProvider: CloudProvider {
 
     static func refusal(_ address: ResourceAddress) -> ProviderError {
         ProviderError(.invalidRequest, "\(address): the static provider makes no cloud resources; its hosts exist already", nothingWasDone: true)
-    }
-
-    /// The hosts as the configurator reaches them: `node.<name>`, the host's own user and port
-    /// or the project's.
-    public static func endpoints(_ hosts: [StaticHost], ssh: Project.SSH) -> [NodeEndpoint] {
-        hosts.map { host in
-            NodeEndpoint(address: ResourceAddress.node(host: host.name).rawValue,
-                         target: SSHTarget(name: host.name, host: host.address, port: host.port ?? ssh.port, user: host.user ?? ssh.user),
-                         roles: host.roles)
-        }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import Planner
-import Remote
 import Spec
 
 /// Node configuration over SSH: the `swarm` and `stack.*` resources of an environment, observed

@@ -1,6 +1,5 @@
 import Foundation
 import Planner
-import Remote
 import Spec
 
 /// What node configuration needs from the specs beyond the environment: the project's SSH
