@@ -61,7 +61,8 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
     private var minuteLog: [Date] = []
     /// Scripted faults for one operation (`POST /v2/droplets`): consumed one per request.
     private var answerDelays: [String: Double] = [:]
-    private var hold = AnswerHold()
+    /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
+    public nonisolated let answerHold = AnswerHold()
 
     /// A fault for the next request of an operation.
     public typealias ScriptedFault = InjectedFault
@@ -165,41 +166,6 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
         answerDelays[operation] = seconds
     }
 
-    // MARK: Kill points
-
-    /// Holds the answer to the next request of `operation` (`POST /v2/vpcs`, `DELETE /v2/droplets/{id}`)
-    /// once it has taken effect, until `loseHeldAnswer()`; the answer is then lost (the connection
-    /// is closed). The client sits inside that request meanwhile: the place to kill it.
-    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
-
-    /// Waits until the armed request is held and returns it (`POST /v2/vpcs`); nil if `bound`
-    /// seconds pass first or `stopWaiting()` is called (the client exited without sending it).
-    public func waitUntilHeld(bound: Double) async -> String? {
-        await withCheckedContinuation { continuation in
-            guard let ticket = hold.addWaiter(continuation) else { return }
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
-                self.giveUpWaiting(ticket)
-            }
-        }
-    }
-
-    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
-
-    /// Ends every `waitUntilHeld` with nil.
-    public func stopWaiting() { hold.giveUp() }
-
-    /// Whether an answer is held right now (the client has not had it).
-    public var isHoldingAnswer: Bool { hold.isHolding }
-
-    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
-
-    /// Every request whose answer was held, as `METHOD /path`, in order.
-    public var heldRequests: [String] { hold.heldRequests }
-
-    /// Lets the held answer go: the connection is closed without it.
-    public func loseHeldAnswer() { hold.letGo() }
-
     /// Deletes a droplet behind kryoform's back.
     public func deleteDroplet(named name: String) {
         for droplet in droplets.values where droplet.name == name {
@@ -295,8 +261,8 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
             failAfter = outcome.after
         }
         let result = route(request, now: now)
-        if hold.takes(operation) {
-            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
+        if answerHold.takes(operation) {
+            await withCheckedContinuation { answerHold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
             return .drop
         }
         if let delay = answerDelays[operation] { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }

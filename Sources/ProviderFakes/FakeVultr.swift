@@ -64,7 +64,8 @@ public actor FakeVultr: AnswerHoldingFake {
     private var keys: [String: Key] = [:]
     private var arrivals: [Date] = []
     private var answerDelays: [String: Double] = [:]
-    private var hold = AnswerHold()
+    /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
+    public nonisolated let answerHold = AnswerHold()
 
     struct Instance {
         var id: String
@@ -170,35 +171,6 @@ public actor FakeVultr: AnswerHoldingFake {
     public func delayAnswers(_ operation: String, seconds: Double) {
         answerDelays[operation] = seconds
     }
-
-    // MARK: Kill points (as FakeDigitalOcean's)
-
-    /// Holds the answer to the next request of `operation` (`POST /v2/vpcs`) once it has taken
-    /// effect, until `loseHeldAnswer()`; the answer is then lost (the connection is closed).
-    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
-
-    /// The held request (`POST /v2/vpcs`) once it is held; nil after `bound` seconds or `stopWaiting()`.
-    public func waitUntilHeld(bound: Double) async -> String? {
-        await withCheckedContinuation { continuation in
-            guard let ticket = hold.addWaiter(continuation) else { return }
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
-                self.giveUpWaiting(ticket)
-            }
-        }
-    }
-
-    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
-
-    public func stopWaiting() { hold.giveUp() }
-
-    public var isHoldingAnswer: Bool { hold.isHolding }
-
-    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
-
-    public var heldRequests: [String] { hold.heldRequests }
-
-    public func loseHeldAnswer() { hold.letGo() }
 
     public var totalRequests: Int { requestCounts.values.reduce(0, +) }
 
@@ -317,8 +289,8 @@ public actor FakeVultr: AnswerHoldingFake {
         }
         let body = (try? JSONValue.parse(request.body))?.object ?? [:]
         let result = route(operation, request, body, now: Date())
-        if hold.takes(operation) {
-            await withCheckedContinuation { hold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
+        if answerHold.takes(operation) {
+            await withCheckedContinuation { answerHold.hold("\(request.method) \(request.path)", answer: result, release: $0) }
             return .drop
         }
         if let delay = answerDelays[operation], delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }

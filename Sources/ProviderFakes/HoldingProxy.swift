@@ -11,7 +11,8 @@ public actor HoldingProxy: AnswerHoldingFake {
     public nonisolated let upstream: URL
     private let operation: @Sendable (ReceivedRequest) -> String
     private var server: LoopbackHTTPServer?
-    private var hold = AnswerHold()
+    /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
+    public nonisolated let answerHold = AnswerHold()
 
     init(upstream: URL, operation: @escaping @Sendable (ReceivedRequest) -> String) {
         self.upstream = upstream
@@ -38,37 +39,13 @@ public actor HoldingProxy: AnswerHoldingFake {
 
     public func stop() async { await server?.stop() }
 
-    // MARK: Kill points (as FakeDigitalOcean's)
-
-    public func holdNextAnswer(_ operation: String) { hold.arm(operation) }
-
-    public func waitUntilHeld(bound: Double) async -> String? {
-        await withCheckedContinuation { continuation in
-            guard let ticket = hold.addWaiter(continuation) else { return }
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(bound * 1e9))
-                self.giveUpWaiting(ticket)
-            }
-        }
-    }
-
-    private func giveUpWaiting(_ ticket: Int) { hold.giveUp(ticket) }
-
-    public func stopWaiting() { hold.giveUp() }
-
-    public var isHoldingAnswer: Bool { hold.isHolding }
-
-    public var heldAnswerStatus: Int? { hold.heldStatuses.last ?? nil }
-
-    public func loseHeldAnswer() { hold.letGo() }
-
     // MARK: Forwarding
 
     func handle(_ request: ReceivedRequest) async -> FakeAnswer {
         let answer = await forward(request)
         let name = operation(request)
-        if hold.takes(name) {
-            await withCheckedContinuation { hold.hold("\(name) \(request.path)", answer: answer, release: $0) }
+        if answerHold.takes(name) {
+            await withCheckedContinuation { answerHold.hold("\(name) \(request.path)", answer: answer, release: $0) }
             return .drop
         }
         return answer
