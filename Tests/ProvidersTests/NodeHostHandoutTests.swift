@@ -24,6 +24,9 @@ final class NodeHostHandoutTests: XCTestCase {
         XCTAssertEqual(Self.addresses(droplet), ["private": hosts.hosts[0].address, "public": hosts.hosts[0].address])
         XCTAssertEqual(try NodeHostSupport.presentedKey(hosts.hosts[0].address, expecting: NodeHostSupport.keyFields(key.publicKey)),
                        NodeHostSupport.keyFields(key.publicKey))
+        XCTAssertEqual(hosts.hosts.map(\.user), ["kfbuser", "kfbuser"])
+        let login = try NodeHostSupport.login(hosts, hosts.hosts[0].address, trusting: NodeHostSupport.keyFields(key.publicKey))
+        XCTAssertEqual(login.status, 0, login.stderr)
         let read = try await api.send(HTTPRequest(method: "GET", path: "/v2/droplets/\(droplet["id"] as? Int ?? 0)"))
         XCTAssertEqual(Self.addresses(try XCTUnwrap(Self.json(read)["droplet"] as? [String: Any]))["public"], hosts.hosts[0].address)
 
@@ -62,6 +65,10 @@ final class NodeHostHandoutTests: XCTestCase {
         XCTAssertEqual(created.status, 202)
         XCTAssertEqual(try NodeHostSupport.presentedKey(hosts.hosts[0].address, expecting: own), own)
         XCTAssertNotEqual(own, NodeHostSupport.keyFields(key.publicKey))
+        // A client trusting only the key of the user data refuses the host.
+        let login = try NodeHostSupport.login(hosts, hosts.hosts[0].address, trusting: NodeHostSupport.keyFields(key.publicKey))
+        XCTAssertNotEqual(login.status, 0)
+        XCTAssertTrue(login.stderr.contains("Host key verification failed"), login.stderr)
         let record = await fake.bootRecords().first
         XCTAssertEqual(record?.hadSSHKeys, true)
         XCTAssertNil(record?.installedHostKey)

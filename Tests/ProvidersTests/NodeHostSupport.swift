@@ -75,6 +75,17 @@ enum NodeHostSupport {
         return presented
     }
 
+    /// Runs `true` over SSH as the hosts' login user, trusting only `hostKey` for `address`: it
+    /// succeeds only when sshd really holds that key's private half.
+    static func login(_ hosts: TestHosts, _ address: String, trusting hostKey: String) throws -> ToolResult {
+        let knownHosts = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-known-hosts-\(UUID().uuidString)").path
+        try "\(address) \(hostKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: knownHosts) }
+        return try LocalTool.run("/usr/bin/ssh", ["-F", "/dev/null", "-i", hosts.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                                                  "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5",
+                                                  "\(hosts.hosts[0].user)@\(address)", "true"], check: false)
+    }
+
     /// The ed25519 key the host presents before any boot: the one scripts/test-hosts made.
     static func ownKey(_ host: TestHosts.Host) throws -> String {
         keyFields(try String(contentsOfFile: host.hostKeyPath + ".pub", encoding: .utf8))
