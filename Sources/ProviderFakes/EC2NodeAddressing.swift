@@ -5,13 +5,16 @@ import FoundationXML
 
 /// What the proxy in front of moto_server does to one EC2 Query API exchange when it hands out
 /// test hosts: a `RunInstances` is refused (nothing is passed on) when fewer hosts are free than
-/// its `MinCount`; each instance in its answer takes a host and has its `UserData` booted there;
+/// its `MinCount`, and otherwise holds that many while moto launches (concurrent launches cannot
+/// take them); each instance in its answer takes a host and has its `UserData` booted there;
 /// every `RunInstances` and `DescribeInstances` answer shows each such instance at its host's
 /// address (`ipAddress`, `privateIpAddress`, and their copies under `networkInterfaceSet`); a
 /// `TerminateInstances` that succeeds frees the hosts.
 struct EC2NodeAddressing {
     let pool: NodeHostPool
     let form: [String: String]
+    /// The hosts a `RunInstances` holds while it is passed on.
+    private var reservation: NodeHostPool.Reservation?
 
     /// Nil when the pool hands out nothing: the exchange is passed through untouched.
     init?(pool: NodeHostPool, request: ReceivedRequest) {
@@ -22,30 +25,39 @@ struct EC2NodeAddressing {
 
     var action: String { form["Action"] ?? "" }
 
-    /// The answer EC2 gives when it cannot launch: instead of passing the request on.
-    func refusal() -> FakeAnswer? {
+    /// Holds the hosts a `RunInstances` needs before it is passed on; the answer EC2 gives when
+    /// it cannot launch when too few are free (then nothing is passed on).
+    mutating func admit() -> FakeAnswer? {
         guard action == "RunInstances" else { return nil }
         let needed = Int(form["MinCount"] ?? "1") ?? 1
-        let free = pool.freeCount
-        guard free < needed else { return nil }
-        return FakeEC2.error(400, "InstanceLimitExceeded",
-                             "The fake has no test host left: \(needed) instance(s) asked for (MinCount), \(free) host(s) free; terminate one or hand out more hosts.")
+        do throws(NodeHostPool.Refusal) {
+            reservation = try pool.reserve(needed)
+            return nil
+        } catch {
+            return FakeEC2.error(400, "InstanceLimitExceeded", "\(error) (MinCount \(needed))")
+        }
     }
 
     /// Upstream's `answer` as the client sees it: booted, readdressed, and hosts freed.
     func rewrite(_ answer: FakeAnswer) -> FakeAnswer {
-        guard case .respond(200, let headers, let body) = answer else { return answer }
+        guard case .respond(200, let headers, let body) = answer else {
+            reservation.map(pool.cancel)
+            return answer
+        }
         switch action {
         case "TerminateInstances":
             for (name, id) in form where name.hasPrefix("InstanceId.") { pool.release(id) }
             return answer
         case "RunInstances", "DescribeInstances":
-            guard let document = try? XMLDocument(data: body, options: []) else { return answer }
+            guard let document = try? XMLDocument(data: body, options: []) else {
+                reservation.map(pool.cancel)
+                return answer
+            }
             let instances = Self.instanceItems(in: document)
-            if action == "RunInstances" {
+            if let reservation {
                 let new = instances.map(\.id).filter { pool.host(of: $0) == nil }
-                do {
-                    _ = try pool.boot(new.map { ($0, nodeName ?? $0) }, userData: userData)
+                do throws(NodeHostPool.Refusal) {
+                    _ = try pool.boot(new.map { ($0, nodeName ?? $0) }, userData: userData, on: reservation)
                 } catch {
                     return FakeEC2.error(500, "InternalError", error.description)
                 }

@@ -46,8 +46,8 @@ public actor HoldingProxy: AnswerHoldingFake, NodeHostingFake {
     // MARK: Forwarding
 
     func handle(_ request: ReceivedRequest) async -> FakeAnswer {
-        let addressing = EC2NodeAddressing(pool: nodeHosts, request: request)
-        if let refusal = addressing?.refusal() { return refusal }
+        var addressing = EC2NodeAddressing(pool: nodeHosts, request: request)
+        if let refusal = addressing?.admit() { return refusal }
         var answer = await forward(request)
         if let addressing { answer = addressing.rewrite(answer) }
         let name = operation(request)

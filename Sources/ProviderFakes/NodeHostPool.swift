@@ -10,6 +10,14 @@ public final class NodeHostPool: Sendable {
         var hosts: [FakeNodeHost]?
         /// The host each node took, by the fake's node id.
         var taken: [String: FakeNodeHost] = [:]
+        /// Hosts held for nodes whose ids are not known yet.
+        var reserved: [Reservation: [FakeNodeHost]] = [:]
+    }
+
+    /// Hosts held for a create in flight (an EC2 launch passed on to moto), so that concurrent
+    /// creates cannot take them: the create is refused before anything is made, not after.
+    struct Reservation: Hashable {
+        let id = UUID()
     }
 
     /// Why a node got no host.
@@ -51,14 +59,40 @@ public final class NodeHostPool: Sendable {
     /// not handing out. Takes none when there are too few, or a boot fails (the ones booted keep
     /// their new key).
     public func boot(_ nodes: [(id: String, name: String)], userData: String?) throws(Refusal) -> [FakeNodeHost]? {
-        let taken: [FakeNodeHost]? = try state.withLock { (state) throws(Refusal) -> [FakeNodeHost]? in
+        guard let reservation = try reserve(nodes.count) else { return nil }
+        return try boot(nodes, userData: userData, on: reservation)
+    }
+
+    /// Holds `count` free hosts for nodes to come; nil when the pool is not handing out.
+    func reserve(_ count: Int) throws(Refusal) -> Reservation? {
+        try state.withLock { (state) throws(Refusal) -> Reservation? in
             guard let hosts = state.hosts else { return nil }
             let free = Self.free(state)
-            guard free.count >= nodes.count else { throw .noHostLeft(needed: nodes.count, free: free.count, handedOut: hosts.count) }
-            for (node, host) in zip(nodes, free) { state.taken[node.id] = host }
-            return Array(free.prefix(nodes.count))
+            guard free.count >= count else { throw .noHostLeft(needed: count, free: free.count, handedOut: hosts.count) }
+            let reservation = Reservation()
+            state.reserved[reservation] = Array(free.prefix(count))
+            return reservation
         }
-        guard let taken else { return nil }
+    }
+
+    /// Gives the reserved hosts back.
+    func cancel(_ reservation: Reservation) {
+        _ = state.withLock { $0.reserved.removeValue(forKey: reservation) }
+    }
+
+    /// Gives the nodes the reserved hosts, in order (more nodes than reserved: the next free
+    /// hosts), boots `userData` on each, and gives back the hosts left over.
+    func boot(_ nodes: [(id: String, name: String)], userData: String?, on reservation: Reservation) throws(Refusal) -> [FakeNodeHost] {
+        let taken = try state.withLock { (state) throws(Refusal) -> [FakeNodeHost] in
+            let held = state.reserved.removeValue(forKey: reservation) ?? []
+            let free = Self.free(state)
+            let hosts = Array((held + free).prefix(nodes.count))
+            guard hosts.count == nodes.count else {
+                throw .noHostLeft(needed: nodes.count, free: held.count + free.count, handedOut: state.hosts?.count ?? 0)
+            }
+            for (node, host) in zip(nodes, hosts) { state.taken[node.id] = host }
+            return hosts
+        }
         for (node, host) in zip(nodes, taken) {
             do {
                 try firstBoot.boot(userData, nodeName: node.name, on: host)
@@ -75,9 +109,10 @@ public final class NodeHostPool: Sendable {
         _ = state.withLock { $0.taken.removeValue(forKey: id) }
     }
 
+    /// The hosts neither taken nor reserved, in the order they were handed out.
     private static func free(_ state: State) -> [FakeNodeHost] {
-        let taken = Set(state.taken.values)
-        return (state.hosts ?? []).filter { !taken.contains($0) }
+        let busy = Set(state.taken.values).union(state.reserved.values.joined())
+        return (state.hosts ?? []).filter { !busy.contains($0) }
     }
 }
 
