@@ -49,7 +49,7 @@ public final class NodeHostPool: Sendable {
     /// Whether `handOut` was called: new nodes then get test hosts.
     public var isHandingOut: Bool { state.withLock { $0.hosts != nil } }
 
-    /// How many handed-out hosts no node has taken.
+    /// How many handed-out hosts are neither taken by a node nor held for a create in flight.
     public var freeCount: Int { state.withLock { Self.free($0).count } }
 
     /// The host node `id` took, if any.
