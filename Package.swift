@@ -56,7 +56,10 @@ let package = Package(
         // Test support: local programs run without Foundation's Process (which mistakes a daemon
         // closing inherited descriptors for its parent exiting), loopback sockets, and the real
         // test hosts of scripts/test-hosts.
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            // The shipped stacks rewritten as busybox stand-ins (StandInStacks).
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // libssh2 from Debian's libssh2-1-dev.
         .systemLibrary(
             name: "CLibSSH2",

@@ -468,7 +468,9 @@ public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
             return answer(500, error: error.description)
         }
         let order = next()
-        let internalIP = host?.address ?? vpcIDs.first.flatMap { vpcs[$0] }.map { address(in: $0, order) } ?? ""
+        // A test host has one address, outside the VPC's range: it is listed as the public one
+        // only (Vultr lists an instance with no internal address as on its VPC).
+        let internalIP = host != nil ? "" : vpcIDs.first.flatMap { vpcs[$0] }.map { address(in: $0, order) } ?? ""
         let instance = Instance(id: id, order: order, label: label, hostname: body["hostname"]?.string ?? label, region: region, plan: planID, osID: osID,
                                 tags: body["tags"]?.array?.compactMap(\.string) ?? [], vpcs: vpcIDs, firewallGroup: group, createdAt: now,
                                 activeAt: now.addingTimeInterval(faults.bootTime), lockedUntil: now, internalIP: internalIP,

@@ -12,6 +12,8 @@ public final class NodeHostPool: Sendable {
         var taken: [String: FakeNodeHost] = [:]
         /// Hosts held for nodes whose ids are not known yet.
         var reserved: [Reservation: [FakeNodeHost]] = [:]
+        /// What happens to a host whose node is deleted (its machine is gone).
+        var onRelease: (@Sendable (FakeNodeHost) -> Void)?
     }
 
     /// Hosts held for a create in flight (an EC2 launch passed on to moto), so that concurrent
@@ -104,9 +106,18 @@ public final class NodeHostPool: Sendable {
         return taken
     }
 
-    /// Frees the host node `id` took (nothing if it took none).
+    /// Frees the host node `id` took (nothing if it took none), after `whenReleased`'s body ran on it.
     public func release(_ id: String) {
+        let (host, body) = state.withLock { ($0.taken[id], $0.onRelease) }
+        if let host { body?(host) }
         _ = state.withLock { $0.taken.removeValue(forKey: id) }
+    }
+
+    /// Runs `body` on each host whose node is deleted, before the host is free again: a test
+    /// makes the host look like a new machine (its engine out of any swarm), as a deleted
+    /// machine's replacement would be.
+    public func whenReleased(_ body: @escaping @Sendable (FakeNodeHost) -> Void) {
+        state.withLock { $0.onRelease = body }
     }
 
     /// The hosts neither taken nor reserved, in the order they were handed out.
@@ -130,4 +141,6 @@ extension NodeHostingFake {
     public func bootRecords() -> [FirstBootRecord] { nodeHosts.firstBoot.records }
     /// The node named `name` keeps its host's own key, whatever its user data says.
     public func skipHostKey(forNodeNamed name: String) { nodeHosts.firstBoot.skipHostKey(forNodeNamed: name) }
+    /// Runs `body` on each host whose node is deleted, before it is handed out again.
+    public func whenReleased(_ body: @escaping @Sendable (FakeNodeHost) -> Void) { nodeHosts.whenReleased(body) }
 }

@@ -175,18 +175,20 @@ actor CloudNodeDirectory {
     /// lookup of addresses, asked for at once, share one).
     func refresh(_ list: @escaping @Sendable () async throws -> [ObservedResource]) async throws -> [ObservedResource] {
         if let reading { return try await reading.value }
-        let task = Task { try await list() }
-        reading = task
-        do {
-            let resources = try await task.value
-            nodes = Dictionary(resources.filter { $0.kind == .node }.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
-            read = true
-            reading = nil
+        // The nodes are stored before the task ends, so every caller awaiting it finds them.
+        let task = Task {
+            let resources = try await list()
+            self.store(resources)
             return resources
-        } catch {
-            reading = nil
-            throw error
         }
+        reading = task
+        defer { reading = nil }
+        return try await task.value
+    }
+
+    private func store(_ resources: [ObservedResource]) {
+        nodes = Dictionary(resources.filter { $0.kind == .node }.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        read = true
     }
 
     /// The nodes known now (listing them first if nothing was listed yet), and which were made in this run.

@@ -1,0 +1,43 @@
+import Foundation
+import Yams
+
+/// The shipped stacks with their shape kept (names, roles, replicas or global mode, ports,
+/// volumes, secrets, dependencies) and what this machine cannot run replaced: every service
+/// runs the test hosts' imported busybox image sleeping, reserves almost nothing (the test
+/// hosts share two cores), and has no limits, health check or GPU.
+public enum StandInStacks {
+    public static let image = "kryoform/busybox"
+
+    /// Rewrites every service stack under `root/stacks` in place, and drops the resources the
+    /// environments' `overrides` give stacks (their replicas stay); returns how many stacks.
+    @discardableResult
+    public static func write(under root: URL) throws -> Int {
+        let folder = root.appendingPathComponent("stacks")
+        var count = 0
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() where file.hasSuffix(".yaml") {
+            let url = folder.appendingPathComponent(file)
+            guard var stack = try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any],
+                  stack["kind"] as? String == "service" else { continue }
+            stack["image"] = image
+            stack["version"] = "1"
+            stack["command"] = ["sleep", "2147483647"]
+            stack["resources"] = ["cpu": 0.01, "memory": "4MiB"]
+            for key in ["limits", "health"] { stack[key] = nil }
+            try Yams.dump(object: stack, sortKeys: true).write(to: url, atomically: true, encoding: .utf8)
+            count += 1
+        }
+        let environments = root.appendingPathComponent("environments")
+        for file in try FileManager.default.contentsOfDirectory(atPath: environments.path).sorted() where file.hasSuffix(".yaml") {
+            let url = environments.appendingPathComponent(file)
+            guard var environment = try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any],
+                  let overrides = environment["overrides"] as? [String: Any] else { continue }
+            environment["overrides"] = overrides.mapValues { override -> Any in
+                guard var fields = override as? [String: Any] else { return override }
+                fields["resources"] = nil
+                return fields
+            }
+            try Yams.dump(object: environment, sortKeys: true).write(to: url, atomically: true, encoding: .utf8)
+        }
+        return count
+    }
+}
