@@ -255,7 +255,8 @@ public struct SwarmOperations: Sendable {
         return observed
     }
 
-    /// Facts of `node` with Docker running, installing it first where it is missing.
+    /// Facts of `node` with Docker running, installing it first where it is missing, and its
+    /// GPUs advertised where it has any.
     func readyDocker(on node: NodeEndpoint) async throws -> NodeFacts {
         var nodeFacts = try await facts(of: node)
         if case .missing = nodeFacts.docker {
@@ -263,7 +264,9 @@ public struct SwarmOperations: Sendable {
             nodeFacts = try await facts(of: node)
         }
         switch nodeFacts.docker {
-        case .running: return nodeFacts
+        case .running:
+            try await configureGPUs(on: node, facts: nodeFacts)
+            return nodeFacts
         case .missing:
             throw RemoteError(host: node.target.name, message: "Docker is still missing after installing it")
         case .unreachable(let said):

@@ -9,12 +9,15 @@ public struct NodeEndpoint: Hashable, Sendable {
     public var roles: [String]
     /// The address other swarm members reach it on (a private address where there is one).
     public var advertiseAddress: String
+    /// How many GPUs the node has, advertised to the swarm as `NVIDIA-GPU` generic resources.
+    public var gpus: Int
 
-    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil) {
+    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, gpus: Int = 0) {
         self.address = address
         self.target = target
         self.roles = roles
         self.advertiseAddress = advertiseAddress ?? target.host
+        self.gpus = gpus
     }
 }
 
