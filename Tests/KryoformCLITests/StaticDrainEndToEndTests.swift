@@ -41,17 +41,17 @@ struct StaticDrainEndToEndTests {
 
         // kryoform drained it, then removed it.
         let log = removal.stderr
-        let drained = try #require(log.range(of: "draining node.\(leaving)"), "\(log)")
-        let removed = try #require(log.range(of: "removing node.\(leaving) from the swarm"), "\(log)")
-        #expect(drained.lowerBound < removed.lowerBound)
+        let drained = log.range(of: "draining node.\(leaving)"), removed = log.range(of: "removing node.\(leaving) from the swarm")
+        #expect(drained != nil && removed != nil, "\(log)")
+        if let drained, let removed { #expect(drained.lowerBound < removed.lowerBound) }
 
         // Docker's record: the node's availability went to drain, and only later was it removed.
         let events = try hosts.docker(0, ["events", "--since", since, "--until", until, "--filter", "type=node", "--filter", "node=\(leavingID)",
                                           "--format", "{{.TimeNano}} {{.Action}} {{index .Actor.Attributes \"availability.new\"}}"])
         let nodeEvents = events.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        let drainedAt = try #require(nodeEvents.first { $0.count == 3 && $0[1] == "update" && $0[2] == "drain" }.flatMap { Int($0[0]) }, "\(events)")
+        let drainedAt = nodeEvents.first { $0.count == 3 && $0[1] == "update" && $0[2] == "drain" }.flatMap { Int($0[0]) }
         let removedAt = try #require(nodeEvents.first { $0.count >= 2 && $0[1] == "remove" }.flatMap { Int($0[0]) }, "\(events)")
-        #expect(drainedAt < removedAt)
+        #expect(drainedAt.map { $0 < removedAt } == true, "the node was drained before it was removed: \(events)")
         // Its task was shut down by the drain (a node removed under its tasks orphans them), and
         // its container stopped before the node was removed.
         let tasks = try hosts.docker(0, ["service", "ps", "web_web", "--format", "{{.Node}} {{.DesiredState}} {{.CurrentState}}"])
