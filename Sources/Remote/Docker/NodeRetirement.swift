@@ -64,6 +64,7 @@ extension SwarmOperations {
                                   fix: "give another node the management role and apply, then remove this one")
             }
             try await shell.run("docker node demote \(shellQuote(node.id))", on: manager, mutating: true, what: "demoting \(address) before it leaves")
+            try await waitUntilDemoted(node.id, address: address, on: manager, limit: waitLimit)
         }
         try await shell.run("docker node update --availability drain \(shellQuote(node.id))", on: manager, mutating: true,
                             what: "draining \(address): its tasks move to the other nodes")
@@ -74,6 +75,21 @@ extension SwarmOperations {
         // Drained and (where it answered) left: nothing of the environment runs on it, so the
         // removal need not wait for the manager to see it down.
         try await shell.run("docker node rm --force \(shellQuote(node.id))", on: manager, mutating: true, what: "removing \(address) from the swarm")
+    }
+
+    /// Polls until the swarm no longer counts the node among its Raft managers: only then may
+    /// it leave without taking a vote from the quorum.
+    func waitUntilDemoted(_ nodeID: String, address: String, on manager: NodeEndpoint, limit: Duration) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        let command = "docker node inspect --format '{{if .ManagerStatus}}manager{{end}}' \(shellQuote(nodeID))"
+        while try await !shell.run(command, on: manager, mutating: false, what: "reading whether \(address) still manages")
+            .trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            guard clock.now < deadline else {
+                throw RemoteError(host: address, message: "is still a manager \(limit) after it was demoted", fix: "see docker node ls on a manager; apply again")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Polls until none of the environment's tasks is on the node and every service runs its
