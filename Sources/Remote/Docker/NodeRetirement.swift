@@ -52,7 +52,8 @@ extension SwarmOperations {
     /// first when it manages (refused when it is the last manager and other nodes stay),
     /// drained, and once none of the environment's tasks runs on it and every service runs its
     /// wanted tasks elsewhere (within `waitLimit`), made to leave (`endpoint`, where it is given
-    /// and answers: a node already gone is fine) and removed from the swarm on `manager`.
+    /// and answers: a node already gone is fine) and removed from the swarm on `manager`. A
+    /// node the swarm sees down is only demoted and removed.
     public func retire(_ node: SwarmNode, endpoint: NodeEndpoint?, manager: NodeEndpoint, cluster: ClusterFacts,
                        waitLimit: Duration) async throws {
         let address = node.labels[NodeLabel.address] ?? node.hostname
@@ -64,16 +65,20 @@ extension SwarmOperations {
                                   fix: "give another node the management role and apply, then remove this one")
             }
             try await shell.run("docker node demote \(shellQuote(node.id))", on: manager, mutating: true, what: "demoting \(address) before it leaves")
-            try await waitUntilDemoted(node.id, address: address, on: manager, limit: waitLimit)
+            if node.state != "down" { try await waitUntilDemoted(node.id, address: address, on: manager, limit: waitLimit) }
         }
-        try await shell.run("docker node update --availability drain \(shellQuote(node.id))", on: manager, mutating: true,
-                            what: "draining \(address): its tasks move to the other nodes")
-        try await waitUntilDrained(node.id, address: address, on: manager, limit: waitLimit)
-        if let endpoint, let facts = try? await facts(of: endpoint), let swarm = facts.swarm, swarm.state != "inactive" {
-            try await shell.run("docker swarm leave", on: endpoint, mutating: true, what: "docker swarm leave (drained)")
+        // A node that is down already runs nothing the swarm counts: Swarm has moved its tasks,
+        // and there is nothing to drain or to make leave.
+        if node.state != "down" {
+            try await shell.run("docker node update --availability drain \(shellQuote(node.id))", on: manager, mutating: true,
+                                what: "draining \(address): its tasks move to the other nodes")
+            try await waitUntilDrained(node.id, address: address, on: manager, limit: waitLimit)
+            if let endpoint, let facts = try? await facts(of: endpoint), let swarm = facts.swarm, swarm.state != "inactive" {
+                try await shell.run("docker swarm leave", on: endpoint, mutating: true, what: "docker swarm leave (drained)")
+            }
         }
-        // Drained and (where it answered) left: nothing of the environment runs on it, so the
-        // removal need not wait for the manager to see it down.
+        // Drained and (where it answered) left, or down: nothing of the environment runs on it,
+        // so the removal need not wait for the manager to see it down.
         try await shell.run("docker node rm --force \(shellQuote(node.id))", on: manager, mutating: true, what: "removing \(address) from the swarm")
     }
 
