@@ -61,6 +61,27 @@ struct SwarmContinuityTests {
         #expect(try operation(worker, .delete).prerequisites.isDisjoint(with: creates), "a worker's replacement does not wait for the managers")
     }
 
+    @Test("applied with room for all at once, the managers' replacements still run one after another; the workers' do not wait")
+    func testApply_managersAreReplacedOneAfterAnother() async throws {
+        let managers = (1...3).map { ResourceAddress.node(cluster: "management", index: $0) }
+        let workers = (1...2).map { ResourceAddress.node(cluster: "application", index: $0) }
+        let observed = Self.three.observed(replaced: Set(managers + workers))
+        let state = World.state(observed)
+        let plan = World.plan(Self.three.desired, observed: observed, state: state)
+        let store = MemoryStateStore(state)
+        let driver = FakeDriver()
+        for resource in observed { await driver.seed(resource) }
+        let result = await ApplyWalk(plan: plan, scope: ResourceScope(project: "p", environment: "e"), driver: { _ in driver },
+                                     recorder: StateRecorder(store: store, state: state), parallelism: 10, sleep: { _ in }).run()
+        #expect(result.succeeded)
+        let calls = await driver.calls
+        let managerCalls = calls.filter { $0.contains("node.management") }
+        #expect(managerCalls == ["delete node.management.1", "create node.management.1", "delete node.management.2", "create node.management.2",
+                                 "delete node.management.3", "create node.management.3"], "\(calls)")
+        let firstWorkerDelete = try #require(calls.firstIndex { $0.hasPrefix("delete node.application") })
+        #expect(firstWorkerDelete < (calls.firstIndex(of: "create node.management.1") ?? 0), "\(calls)")
+    }
+
     @Test("replacing the only node of a role a deployed stack runs on is refused with the reason; with a second node of that role it is not")
     func testPlan_replacingTheOnlyNodeOfARoleIsRefused() {
         let single = SwarmWorld(clusters: [("management", 1), ("application", 1)], stacks: [("web", "application")])
