@@ -1,5 +1,5 @@
 import Foundation
-import Remote
+@testable import Remote
 import Testing
 
 @Suite("The engine configuration (daemon.json) of a node with GPUs")
@@ -55,6 +55,35 @@ struct EngineConfigurationTests {
         #expect(!again.changed && again.text == first.text)
         let compact = #"{"node-generic-resources":["NVIDIA-GPU=2"]}"#
         #expect(try !EngineConfiguration.merged(current: compact, gpus: 2, nvidiaRuntime: false).changed)
+    }
+
+    @Test("the node's one read: the file's text (none when missing), then whether nvidia-container-runtime is there; cut short is nil")
+    func readingTheNode() throws {
+        let marker = EngineConfiguration.readMarker
+        let found = try #require(EngineConfiguration.parseRead("{\"log-level\": \"warn\"}\n\(marker)\n/usr/bin/nvidia-container-runtime\n"))
+        #expect(found.current == "{\"log-level\": \"warn\"}" && found.nvidiaRuntime)
+        let missing = try #require(EngineConfiguration.parseRead("\n\(marker)\n"))
+        #expect(missing.current.isEmpty && !missing.nvidiaRuntime)
+        #expect(EngineConfiguration.parseRead("{\"log-level\"") == nil)
+        // The script itself, run by a POSIX shell here (reading only): its output parses.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", EngineConfiguration.readScript]
+        let pipe = Pipe()
+        shell.standardOutput = pipe
+        try shell.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        #expect(EngineConfiguration.parseRead(output) != nil, "\(output)")
+    }
+
+    @Test("the file is written through a temporary name and the engine restarted, with sudo -n only where the user is not root")
+    func writeAndRestartCommands() {
+        let root = EngineConfiguration.writeCommand(asRoot: true)
+        #expect(!root.contains("sudo") && root.hasSuffix("mv /etc/docker/daemon.json.kryoform /etc/docker/daemon.json"))
+        #expect(EngineConfiguration.writeCommand(asRoot: false).contains("sudo -n tee /etc/docker/daemon.json.kryoform"))
+        #expect(EngineConfiguration.restartCommand(asRoot: false) == "sudo -n systemctl restart docker 2>/dev/null || sudo -n service docker restart")
     }
 
     @Test("a file that is not a JSON object is refused, not overwritten")

@@ -47,6 +47,31 @@ public enum EngineConfiguration {
         return (after, after != before)
     }
 
+    /// The one read a node's GPU step makes: the file's text (nothing where there is none),
+    /// a marker, then where `nvidia-container-runtime` is (nothing where it is not installed).
+    static let readScript = "cat \(path) 2>/dev/null; printf '\\n%s\\n' '\(readMarker)'; command -v nvidia-container-runtime || true"
+    static let readMarker = "@@kf-nvidia-runtime"
+
+    /// `readScript`'s output as the file's text and whether the node has the NVIDIA runtime;
+    /// nil when the output was cut short.
+    static func parseRead(_ output: String) -> (current: String, nvidiaRuntime: Bool)? {
+        guard let split = output.range(of: "\n\(readMarker)\n") else { return nil }
+        return (String(output[..<split.lowerBound]), !output[split.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    /// Writes the new text (from stdin) through a temporary name, so the engine never reads half
+    /// a file; `sudo -n` where the user is not root.
+    static func writeCommand(asRoot: Bool) -> String {
+        let sudo = asRoot ? "" : "sudo -n "
+        return "\(sudo)mkdir -p /etc/docker && \(sudo)tee \(path).kryoform >/dev/null && \(sudo)mv \(path).kryoform \(path)"
+    }
+
+    /// Restarts the engine so it reads its configuration again.
+    static func restartCommand(asRoot: Bool) -> String {
+        let sudo = asRoot ? "" : "sudo -n "
+        return "\(sudo)systemctl restart docker 2>/dev/null || \(sudo)service docker restart"
+    }
+
     /// The configuration as kryoform writes it: sorted keys, indented, one trailing newline,
     /// so the same settings always give the same text.
     static func canonical(_ configuration: [String: Any]) throws -> String {
@@ -67,24 +92,19 @@ extension SwarmOperations {
     /// A node without GPUs runs nothing here: its engine configuration stays the user's.
     public func configureGPUs(on node: NodeEndpoint, facts: NodeFacts, waitLimit: Duration = .seconds(90)) async throws {
         guard node.gpus > 0 else { return }
-        let marker = "@@kf-nvidia-runtime"
-        let read = try await shell.run("cat \(EngineConfiguration.path) 2>/dev/null; printf '\\n%s\\n' '\(marker)'; command -v nvidia-container-runtime || true",
-                                       on: node, mutating: false, what: "reading the engine's configuration (\(EngineConfiguration.path))")
-        guard let split = read.range(of: "\n\(marker)\n") else {
-            throw RemoteError(host: node.target.name, message: "reading \(EngineConfiguration.path) ended early")
+        let file = EngineConfiguration.path
+        let read = try await shell.run(EngineConfiguration.readScript, on: node, mutating: false, what: "reading the engine's configuration (\(file))")
+        guard let found = EngineConfiguration.parseRead(read) else {
+            throw RemoteError(host: node.target.name, message: "reading \(file) ended early")
         }
-        let current = String(read[..<split.lowerBound])
-        let hasRuntime = !read[split.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
         let merged: (text: String, changed: Bool)
-        do { merged = try EngineConfiguration.merged(current: current, gpus: node.gpus, nvidiaRuntime: hasRuntime) } catch let error as EngineConfigurationError {
+        do { merged = try EngineConfiguration.merged(current: found.current, gpus: node.gpus, nvidiaRuntime: found.nvidiaRuntime) } catch let error as EngineConfigurationError {
             throw RemoteError(host: node.target.name, message: error.message, fix: "make \(EngineConfiguration.path) valid JSON (or remove it), then apply again")
         }
         guard merged.changed else { return }
-        let sudo = facts.isRoot ? "" : "sudo -n "
-        let file = EngineConfiguration.path
-        try await shell.run("\(sudo)mkdir -p /etc/docker && \(sudo)tee \(file).kryoform >/dev/null && \(sudo)mv \(file).kryoform \(file)",
-                            on: node, stdin: Data(merged.text.utf8), mutating: true, what: "writing \(file) (\(node.gpus) GPU)")
-        try await shell.run("\(sudo)systemctl restart docker 2>/dev/null || \(sudo)service docker restart", on: node, mutating: true,
+        try await shell.run(EngineConfiguration.writeCommand(asRoot: facts.isRoot), on: node, stdin: Data(merged.text.utf8), mutating: true,
+                            what: "writing \(file) (\(node.gpus) GPU)")
+        try await shell.run(EngineConfiguration.restartCommand(asRoot: facts.isRoot), on: node, mutating: true,
                             what: "restarting the Docker engine for its new configuration")
         let clock = ContinuousClock()
         let deadline = clock.now + waitLimit

@@ -47,6 +47,14 @@ struct DrainProgress: Hashable, Sendable {
     }
 }
 
+extension RemoteError {
+    /// The refusal to take the swarm's last manager out while `staying` other nodes stay in it.
+    static func lastManager(_ host: String, staying: Int) -> RemoteError {
+        RemoteError(host: host, message: "is the swarm's last manager; taking it out would leave the other \(staying) node\(staying == 1 ? "" : "s") without a swarm",
+                    fix: "give another node the management role and apply, then remove this one")
+    }
+}
+
 extension SwarmOperations {
     /// Takes one node out of the swarm without stopping the environment's services: demoted
     /// first when it manages (refused when it is the last manager and other nodes stay),
@@ -60,10 +68,7 @@ extension SwarmOperations {
         if node.role == "manager" {
             let otherManagers = cluster.nodes.filter { $0.role == "manager" && $0.id != node.id && $0.state != "down" }
             let others = cluster.nodes.filter { $0.id != node.id && $0.state != "down" }
-            guard !otherManagers.isEmpty || others.isEmpty else {
-                throw RemoteError(host: address, message: "is the swarm's last manager; taking it out would leave the other \(others.count) node\(others.count == 1 ? "" : "s") without a swarm",
-                                  fix: "give another node the management role and apply, then remove this one")
-            }
+            guard !otherManagers.isEmpty || others.isEmpty else { throw RemoteError.lastManager(address, staying: others.count) }
             try await shell.run("docker node demote \(shellQuote(node.id))", on: manager, mutating: true, what: "demoting \(address) before it leaves")
             if node.state != "down" { try await waitUntilDemoted(node.id, address: address, on: manager, limit: waitLimit) }
         }

@@ -125,10 +125,7 @@ public struct SwarmConfigurator: ResourceDriver {
             // No other node manages: the leaving one may be the swarm's only manager.
             if let leaving, let facts = try? await operations.facts(of: leaving), let cluster = facts.cluster, facts.swarm?.isManager == true {
                 let staying = cluster.nodes.filter { $0.labels[NodeLabel.address] != address && $0.state != "down" }
-                guard staying.isEmpty else {
-                    throw RemoteError(host: leaving.target.name, message: "is the swarm's last manager; taking it out would leave the other \(staying.count) node\(staying.count == 1 ? "" : "s") without a swarm",
-                                      fix: "give another node the management role and apply, then remove this one")
-                }
+                guard staying.isEmpty else { throw RemoteError.lastManager(leaving.target.name, staying: staying.count) }
                 try await operations.shell.run("docker swarm leave --force", on: leaving, mutating: true, what: "docker swarm leave (the last node)")
                 return
             }
