@@ -50,6 +50,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // The first boot of a node reads its #cloud-config user data with it.
+            .product(name: "Yams", package: "Yams"),
         ]),
         // Test support: local programs run without Foundation's Process (which mistakes a daemon
         // closing inherited descriptors for its parent exiting), loopback sockets, and the real

@@ -8,8 +8,9 @@ import Spec
 /// actions), with switches for latency, 429s, 500s, dropped connections and listings that lag
 /// behind creates. With a contract, every request is checked against DigitalOcean's official
 /// API description (a request it does not allow gets a 400 and is recorded as a violation),
-/// and so is every answer.
-public actor FakeDigitalOcean: AnswerHoldingFake {
+/// and so is every answer. Given real test hosts (`handOut`), each new droplet takes one as its
+/// address and has its user data booted there.
+public actor FakeDigitalOcean: AnswerHoldingFake, NodeHostingFake {
     public struct Faults: Sendable {
         /// Seconds added to every answer.
         public var latency: Double = 0
@@ -63,6 +64,8 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
     private var answerDelays: [String: Double] = [:]
     /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
     public nonisolated let answerHold = AnswerHold()
+    /// Test hosts for new droplets (`handOut` and the rest: `NodeHostingFake`).
+    public nonisolated let nodeHosts = NodeHostPool()
 
     /// A fault for the next request of an operation.
     public typealias ScriptedFault = InjectedFault
@@ -80,6 +83,8 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
         var activeAt: Date
         var poweredOff = false
         var privateAddress: String
+        /// Nil: an address of the documentation range, from the id.
+        var publicAddress: String? = nil
     }
 
     struct Volume {
@@ -168,10 +173,7 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
 
     /// Deletes a droplet behind kryoform's back.
     public func deleteDroplet(named name: String) {
-        for droplet in droplets.values where droplet.name == name {
-            droplets[droplet.id] = nil
-            for volume in volumes.values where volume.droplet == droplet.id { volumes[volume.id]?.droplet = nil }
-        }
+        for droplet in droplets.values where droplet.name == name { remove(droplet.id) }
     }
 
     public var totalRequests: Int { requestCounts.values.reduce(0, +) }
@@ -296,8 +298,7 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
             return answer(request, 200, ["droplet": json(droplet, now: now)])
         case ("DELETE", "droplets/{id}"):
             guard let id = Int(id), droplets[id] != nil else { return notFound(request) }
-            droplets[id] = nil
-            for volume in volumes.values where volume.droplet == id { volumes[volume.id]?.droplet = nil }
+            remove(id)
             return answer(request, 204, nil)
         case ("POST", "droplets/{id}/actions"):
             return dropletAction(request, Int(id), body, now: now)
@@ -402,13 +403,22 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
         }
         guard let vpc = vpcs[vpcID] else { return unprocessable(request, "The specified VPC does not exist.") }
         guard vpc.region == region else { return unprocessable(request, "The VPC is not in the Droplet's region.") }
+        let ids = names.map { _ in newID() }
+        let hosts: [FakeNodeHost]?
+        do throws(NodeHostPool.Refusal) {
+            hosts = try nodeHosts.boot(zip(ids, names).map { (String($0), $1) }, userData: body["user_data"] as? String)
+        } catch {
+            if case .noHostLeft = error { return unprocessable(request, error.description) }
+            return answer(request, 500, ["id": "server_error", "message": error.description])
+        }
         let dropletTags = body["tags"] as? [String] ?? []
         tags.formUnion(dropletTags)
         var made: [Droplet] = []
-        for name in names {
-            let id = newID()
+        for (index, (id, name)) in zip(ids, names).enumerated() {
+            let host = hosts?[index].address
             let droplet = Droplet(id: id, name: name, size: sizeSlug, region: region, image: image, tags: dropletTags, vpc: vpcID, createdAt: now,
-                                  activeAt: now.addingTimeInterval(faults.bootTime), privateAddress: privateAddress(vpc.ipRange, id))
+                                  activeAt: now.addingTimeInterval(faults.bootTime), privateAddress: host ?? privateAddress(vpc.ipRange, id),
+                                  publicAddress: host)
             droplets[id] = droplet
             made.append(droplet)
         }
@@ -417,6 +427,13 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
             return answer(request, 202, ["droplets": made.map { json($0, now: now) }, "links": ["actions": links]])
         }
         return answer(request, 202, ["droplet": made.map { json($0, now: now) }.first ?? [:], "links": ["actions": links]])
+    }
+
+    /// Deletes a droplet: its volumes are detached and its test host is free again.
+    private func remove(_ id: Int) {
+        droplets[id] = nil
+        nodeHosts.release(String(id))
+        for volume in volumes.values where volume.droplet == id { volumes[volume.id]?.droplet = nil }
     }
 
     private func dropletAction(_ request: ReceivedRequest, _ id: Int?, _ body: [String: Any], now: Date) -> FakeAnswer {
@@ -530,7 +547,7 @@ public actor FakeDigitalOcean: AnswerHoldingFake {
             "size": size, "size_slug": droplet.size,
             "networks": ["v4": [
                 ["ip_address": droplet.privateAddress, "netmask": "255.255.0.0", "gateway": "", "type": "private"],
-                ["ip_address": "198.51.100.\(droplet.id % 250 + 2)", "netmask": "255.255.240.0", "gateway": "198.51.100.1", "type": "public"],
+                ["ip_address": droplet.publicAddress ?? "198.51.100.\(droplet.id % 250 + 2)", "netmask": "255.255.240.0", "gateway": "198.51.100.1", "type": "public"],
             ], "v6": [Any]()] as [String: Any],
             "region": region, "tags": droplet.tags, "vpc_uuid": droplet.vpc,
         ]

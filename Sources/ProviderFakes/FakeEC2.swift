@@ -277,7 +277,10 @@ public actor FakeEC2 {
         return .respond(status: 200, headers: [("Content-Type", "text/xml;charset=UTF-8")], body: Data(body.utf8))
     }
 
-    private func error(_ status: Int, _ code: String, _ message: String) -> FakeAnswer {
+    private func error(_ status: Int, _ code: String, _ message: String) -> FakeAnswer { Self.error(status, code, message) }
+
+    /// An EC2 error answer: `<Response><Errors><Error>` with `code` and `message`.
+    static func error(_ status: Int, _ code: String, _ message: String) -> FakeAnswer {
         // Real EC2 errors carry no namespace.
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>\(code)</Code><Message>\(Self.escape(message))</Message></Error></Errors>"
             + "<RequestID>\(UUID().uuidString.lowercased())</RequestID></Response>"

@@ -7,7 +7,9 @@ import Providers
 /// connections, listings that lag behind creates) and Vultr's own limit of 30 requests a
 /// second, answered with 429 like the real API. Every request is checked against
 /// `FakeVultrSchema`; a request it does not allow gets a 400 and is recorded as a violation.
-public actor FakeVultr: AnswerHoldingFake {
+/// Given real test hosts (`handOut`), each new instance takes one as its address and has its
+/// user data booted there.
+public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
     public struct Faults: Sendable {
         /// Seconds added to every answer.
         public var latency: Double = 0
@@ -66,6 +68,8 @@ public actor FakeVultr: AnswerHoldingFake {
     private var answerDelays: [String: Double] = [:]
     /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
     public nonisolated let answerHold = AnswerHold()
+    /// Test hosts for new instances (`handOut` and the rest: `NodeHostingFake`).
+    public nonisolated let nodeHosts = NodeHostPool()
 
     struct Instance {
         var id: String
@@ -449,14 +453,26 @@ public actor FakeVultr: AnswerHoldingFake {
         guard vpcIDs.allSatisfy({ vpcs[$0]?.region == region }) else { return answer(400, error: "Invalid VPC: it must exist in the instance's region.") }
         let group = body["firewall_group_id"]?.string ?? ""
         guard group.isEmpty || firewalls[group] != nil else { return answer(400, error: "Invalid firewall group.") }
-        if let userData = body["user_data"]?.string, Data(base64Encoded: userData) == nil { return answer(400, error: "user_data must be base64.") }
-        let order = next()
+        var userData: String?
+        if let text = body["user_data"]?.string {
+            guard let decoded = Data(base64Encoded: text) else { return answer(400, error: "user_data must be base64.") }
+            userData = String(decoding: decoded, as: UTF8.self)
+        }
+        let id = uuid()
         let label = body["label"]?.string ?? ""
-        let internalIP = vpcIDs.first.flatMap { vpcs[$0] }.map { address(in: $0, order) } ?? ""
-        let instance = Instance(id: uuid(), order: order, label: label, hostname: body["hostname"]?.string ?? label, region: region, plan: planID, osID: osID,
+        let host: FakeNodeHost?
+        do throws(NodeHostPool.Refusal) {
+            host = try nodeHosts.boot([(id, label)], userData: userData)?.first
+        } catch {
+            if case .noHostLeft = error { return answer(400, error: error.description) }
+            return answer(500, error: error.description)
+        }
+        let order = next()
+        let internalIP = host?.address ?? vpcIDs.first.flatMap { vpcs[$0] }.map { address(in: $0, order) } ?? ""
+        let instance = Instance(id: id, order: order, label: label, hostname: body["hostname"]?.string ?? label, region: region, plan: planID, osID: osID,
                                 tags: body["tags"]?.array?.compactMap(\.string) ?? [], vpcs: vpcIDs, firewallGroup: group, createdAt: now,
                                 activeAt: now.addingTimeInterval(faults.bootTime), lockedUntil: now, internalIP: internalIP,
-                                mainIP: "192.0.2.\(order % 250 + 2)")
+                                mainIP: host?.address ?? "192.0.2.\(order % 250 + 2)")
         instances[instance.id] = instance
         var json = json(instance, now: now)
         json["default_password"] = "fake-password"
@@ -510,8 +526,10 @@ public actor FakeVultr: AnswerHoldingFake {
         return answer(201, ["vpc": json(vpc)])
     }
 
+    /// Deletes an instance: its blocks are detached and its test host is free again.
     private func remove(_ id: String) {
         instances[id] = nil
+        nodeHosts.release(id)
         for block in blocks.values where block.instance == id { blocks[block.id]?.instance = nil }
     }
 

@@ -7,12 +7,16 @@ import NIOHTTP1
 /// point: every request is passed on and its answer passed back, except that the next request
 /// of one operation, once the server has carried it out, has its answer held until the test has
 /// killed the client, and then lost. For servers that cannot hold an answer themselves.
-public actor HoldingProxy: AnswerHoldingFake {
+/// Given real test hosts (`handOut`), the instances EC2's `RunInstances` launches take them as
+/// their addresses, as `EC2NodeAddressing` says.
+public actor HoldingProxy: AnswerHoldingFake, NodeHostingFake {
     public nonisolated let upstream: URL
     private let operation: @Sendable (ReceivedRequest) -> String
     private var server: LoopbackHTTPServer?
     /// Kill points (`holdNextAnswer` and the rest: `AnswerHoldingFake`).
     public nonisolated let answerHold = AnswerHold()
+    /// Test hosts for new instances (`handOut` and the rest: `NodeHostingFake`).
+    public nonisolated let nodeHosts = NodeHostPool()
 
     init(upstream: URL, operation: @escaping @Sendable (ReceivedRequest) -> String) {
         self.upstream = upstream
@@ -42,7 +46,10 @@ public actor HoldingProxy: AnswerHoldingFake {
     // MARK: Forwarding
 
     func handle(_ request: ReceivedRequest) async -> FakeAnswer {
-        let answer = await forward(request)
+        var addressing = EC2NodeAddressing(pool: nodeHosts, request: request)
+        if let refusal = addressing?.admit() { return refusal }
+        var answer = await forward(request)
+        if let addressing { answer = addressing.rewrite(answer) }
         let name = operation(request)
         if answerHold.takes(name) {
             await withCheckedContinuation { answerHold.hold("\(name) \(request.path)", answer: answer, release: $0) }

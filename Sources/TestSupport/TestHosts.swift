@@ -9,9 +9,14 @@ public struct TestHosts: Sendable {
         public var port: Int
         public var user: String
         public var dockerHost: String?
+        /// The file of sshd's ed25519 host key (its public half beside it, `.pub`); sshd re-reads
+        /// it on every connection and on SIGHUP.
+        public var hostKeyPath: String
+        /// sshd's pid file: the process to send SIGHUP to.
+        public var sshdPIDFile: String
 
         enum CodingKeys: String, CodingKey {
-            case name, address, port, user, dockerHost = "docker_host"
+            case name, address, port, user, dockerHost = "docker_host", hostKeyPath = "host_key", sshdPIDFile = "sshd_pid_file"
         }
     }
 
@@ -31,12 +36,15 @@ public struct TestHosts: Sendable {
     public static let script = packageRoot.appendingPathComponent("scripts/test-hosts")
 
     /// Makes `count` hosts; `prefix` and `subnet` (`10.231.10`) keep concurrent harnesses apart.
-    public static func up(count: Int, docker: Bool, prefix: String, subnet: String) throws -> TestHosts {
+    /// With `loginUser`, every host's login user is that one user (and it can use every engine),
+    /// as on cloud nodes made from one user data; without it, each host has a user of its own.
+    public static func up(count: Int, docker: Bool, prefix: String, subnet: String, loginUser: String? = nil) throws -> TestHosts {
         let directory = URL(fileURLWithPath: "/tmp/kryoform-test-hosts-\(prefix)")
         // A run killed earlier may have left its hosts: remove them first.
         try LocalTool.run(script.path, ["down", "--dir", directory.path], check: false)
         var arguments = ["up", "--dir", directory.path, "--count", String(count), "--prefix", prefix, "--subnet", subnet]
         if docker { arguments.append("--docker") }
+        if let loginUser { arguments += ["--login-user", loginUser] }
         let run = try LocalTool.run(script.path, arguments, check: false)
         guard run.status == 0 else {
             throw FixtureError("scripts/test-hosts up failed (\(run.status)): \(run.stderr)")

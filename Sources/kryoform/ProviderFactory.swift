@@ -10,16 +10,15 @@ enum ProviderFactory {
     /// The providers an environment may name, as the spec knows them.
     public static let names = Provider.Name.allCases.map(\.rawValue)
 
-    /// The drivers for `environment`. The configurator is nil where node configuration is not
-    /// built for that provider yet; plans then cover its cloud resources alone.
     /// Checks what the drivers need from outside the specs (credentials) without making them.
     public static func preflight(_ environment: Environment, projectRoot: URL,
                                  variables: [String: String] = ProcessInfo.processInfo.environment) throws {
         _ = try drivers(for: environment, projectRoot: projectRoot, variables: variables, publicKey: nil)
     }
 
-    /// `publicKey` is the project's key line: a provider account may already hold it. Node
-    /// configuration over SSH needs `nodes`; without it the static provider has no configurator.
+    /// The drivers for `environment`. `publicKey` is the project's key line: a provider account
+    /// may already hold it. Node configuration over SSH needs `nodes`; without it (preflight,
+    /// cost) there is no configurator and the cloud provider is returned bare.
     public static func drivers(for environment: Environment, projectRoot: URL,
                                variables: [String: String] = ProcessInfo.processInfo.environment,
                                publicKey: String?, nodes: NodeAccess? = nil) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
@@ -36,13 +35,15 @@ enum ProviderFactory {
                                                 what: "a DigitalOcean API token")
             let endpoint = try endpointURL(environment) ?? DigitalOceanProvider.publicEndpoint
             guard let endpoint else { throw ProviderError(.invalidRequest, "digitalocean: no endpoint") }
-            return (DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey), nil)
+            return try configured(DigitalOceanProvider.make(token: token, endpoint: endpoint, publicKey: publicKey),
+                                  environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         case .vultr:
             let apiKey = try Credentials.resolve("api_key", of: environment, projectRoot: projectRoot, variables: variables,
                                                  what: "a Vultr API key")
             guard let endpoint = try endpointURL(environment) ?? VultrProvider.publicEndpoint else { throw ProviderError(.invalidRequest, "vultr: no endpoint") }
             let region = environment.provider.region ?? VultrProvider.defaultRegion
-            return (VultrProvider.make(apiKey: apiKey, endpoint: endpoint, publicKey: publicKey, settings: .init(availabilityRegion: region)), nil)
+            return try configured(VultrProvider.make(apiKey: apiKey, endpoint: endpoint, publicKey: publicKey, settings: .init(availabilityRegion: region)),
+                                  environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         case .static:
             return try staticDrivers(environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         case .aws:
@@ -58,9 +59,34 @@ enum ProviderFactory {
                 throw ProviderError(.invalidRequest, "environment \(environment.name): provider.region '\(region)' makes no EC2 endpoint URL",
                                     fix: "use a region name such as us-east-1 or sa-east-1")
             }
-            return (EC2Provider.make(accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: sessionToken, region: region,
-                                     endpoint: endpoint, publicKey: publicKey), nil)
+            return try configured(EC2Provider.make(accessKeyID: accessKeyID, secretAccessKey: secret, sessionToken: sessionToken, region: region,
+                                                   endpoint: endpoint, publicKey: publicKey),
+                                  environment, projectRoot: projectRoot, variables: variables, nodes: nodes)
         }
+    }
+
+    /// A cloud provider paired with the configurator that makes its nodes one swarm: the
+    /// provider wrapped in `CloudNodes` (host keys, node addresses, retiring nodes), and a
+    /// `SwarmConfigurator` that finds the nodes through it.
+    static func configured(_ cloud: CloudProvider, _ environment: Environment, projectRoot: URL, variables: [String: String],
+                           nodes: NodeAccess?) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
+        guard let nodes, environment.configuresNodes else { return (cloud, nil) }
+        let settings = try nodes.sshSettings(projectRoot: projectRoot, variables: variables)
+        let connections = NodeConnections(settings: settings, log: nodes.log)
+        let operations = SwarmOperations(shell: NodeShell(connections: connections), project: nodes.project.name, environment: environment.name)
+        let pins = HostKeyPins(path: projectRoot.appendingPathComponent(".kryoform/host-keys/\(environment.name)").path)
+        var wrapped = CloudNodes(base: cloud, environment: environment, project: nodes.project.name, ssh: nodes.project.ssh,
+                                 knownHosts: settings.knownHosts, pins: pins, connections: connections)
+        let locator = wrapped
+        let configurator = SwarmConfigurator(operations: operations, locate: { try await locator.endpoints() }, stacks: nodes.stacks,
+                                             domain: environment.domain, secretValue: nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables))
+        wrapped.retire = { address, nodes in
+            await operations.swarmRole(of: address, among: nodes) == "manager"
+        }
+        wrapped.enroll = { node, asManager, nodes in
+            try await operations.enroll(node, asManager: asManager, among: nodes)
+        }
+        return (wrapped, configurator)
     }
 
     static func staticDrivers(_ environment: Environment, projectRoot: URL, variables: [String: String],

@@ -86,19 +86,36 @@ extension CommandRun {
     }
 }
 
-func shippedProjectCopy(prefix: String) throws -> URL {
+/// A copy of the shipped project. Unless `configureNodes`, its cloud environments say
+/// `configure_nodes: false`: the suites of the cloud half (fake providers, moto) then plan and
+/// apply the cloud resources alone, and no SSH goes to the fakes' made-up node addresses. The
+/// cloud suites on real test hosts (CloudNodesEndToEndTests) configure the nodes.
+func shippedProjectCopy(prefix: String, configureNodes: Bool = false) throws -> URL {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     for item in ["kryoform.yaml", "stacks", "environments"] {
         try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent(item), to: root.appendingPathComponent(item))
     }
+    if !configureNodes { try leaveNodesUnconfigured(in: root) }
     return root
+}
+
+/// Adds `configure_nodes: false` to every environment of `root` whose provider is a cloud.
+func leaveNodesUnconfigured(in root: URL) throws {
+    let folder = root.appendingPathComponent("environments")
+    for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".yaml") {
+        let url = folder.appendingPathComponent(file)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        guard !text.contains("name: sandbox"), !text.contains("name: static"), !text.contains("configure_nodes:") else { continue }
+        try (text + (text.hasSuffix("\n") ? "" : "\n") + "configure_nodes: false\n").write(to: url, atomically: true, encoding: .utf8)
+    }
 }
 
 /// A throwaway copy of the corpus base project, with `changes` written over it.
 func temporaryProject(_ changes: [String: String] = [:]) throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-cli-\(UUID().uuidString)")
     try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent("Tests/SpecTests/Corpus/base"), to: directory)
+    try leaveNodesUnconfigured(in: directory)
     for (path, text) in changes {
         try text.write(to: directory.appendingPathComponent(path), atomically: true, encoding: .utf8)
     }

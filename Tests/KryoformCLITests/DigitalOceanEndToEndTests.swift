@@ -1,5 +1,7 @@
 import Foundation
 import Planner
+import struct Spec.SpecLoader
+import struct Spec.LocalFileSystem
 import ProviderFakes
 import Testing
 
@@ -78,7 +80,8 @@ struct DigitalOceanEndToEndTests {
         let unchanged = await project.run(["plan", "-e", "dev", "--detailed-exitcode"])
         #expect(unchanged.status == 0, "\(unchanged.stdout)\n\(unchanged.stderr)")
         #expect(unchanged.stdout.contains("No changes."))
-        #expect(unchanged.stdout.contains("note: node configuration (the swarm and ") && unchanged.stdout.contains("is not part of this plan"))
+        // configure_nodes: false (the cloud half alone): no swarm, no stacks, and no note either.
+        #expect(!unchanged.stdout.contains("note:") && !unchanged.stdout.contains("swarm"), "\(unchanged.stdout)")
 
         // Two more nodes: one create request carries both droplets.
         try project.editDev { $0 = $0.replacingOccurrences(of: "    nodes: 1\n", with: "    nodes: 3\n") }
@@ -118,6 +121,33 @@ struct DigitalOceanEndToEndTests {
         let stateText = try String(contentsOf: project.root.appendingPathComponent(".kryoform/state/dev.json"), encoding: .utf8)
         #expect(!stateText.contains(project.token))
         await project.stop()
+    }
+
+    @Test("plan -e prod on an empty account: the cloud resources, the swarm and every stack in one plan, with no note")
+    func prodPlanHoldsNodesSwarmAndStacks() async throws {
+        let fake = try await FakeDigitalOcean.start(contract: try ProviderDescriptions.digitalOcean())
+        let root = try shippedProjectCopy(prefix: "kryoform-do-prod", configureNodes: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let url = await fake.baseURL.absoluteString
+        try editFile(root.appendingPathComponent("environments/prod.yaml")) {
+            $0 = $0.replacingOccurrences(of: "  token: env:DIGITALOCEAN_TOKEN\n", with: "  token: env:DIGITALOCEAN_TOKEN\n  endpoint: \(url)\n")
+        }
+        let run = await CommandRun.runDetached(["plan", "-e", "prod", "--json", "--no-color"], in: root, environment: ["DIGITALOCEAN_TOKEN": await fake.token])
+        await fake.stop()
+        #expect(run.status == 0, "\(run.stderr)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let changes = plan["changes"] as? [[String: Any]] ?? []
+        let addresses = Set(changes.compactMap { $0["address"] as? String })
+        #expect(changes.allSatisfy { $0["action"] as? String == "create" })
+        #expect(addresses.filter { $0.hasPrefix("node.") }.count == 8, "prod's 1 + 3 + 3 + 1 nodes")
+        #expect(addresses.isSuperset(of: ["network", "firewall", "ssh_key", "swarm"]))
+        // Every service of the inventory prod selects (all but five), and nothing else.
+        let specs = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
+        let environment = try #require(specs.environments.first { $0.name == "prod" })
+        let services = specs.stacks(in: environment).filter(\.deploysSomething).map { "stack.\($0.name)" }
+        #expect(services.count > 40)
+        #expect(addresses.filter { $0.hasPrefix("stack.") } == Set(services))
+        #expect(plan["notes"] == nil, "\(plan["notes"] ?? "")")
     }
 
     @Test func savedPlanDetailedExitCodeAndDrift() async throws {

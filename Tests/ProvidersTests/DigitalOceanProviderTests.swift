@@ -237,9 +237,36 @@ final class DigitalOceanProviderTests: XCTestCase {
 final class NodeUserDataTests: XCTestCase {
     func testUserData_trustsEveryKeyOfTheProject() {
         let scope = ResourceScope(project: "shop", environment: "prod")
-        let text = Naming.userData(scope, cluster: "app", authorizedKeys: "ssh-ed25519 AAAA1 alice\n\nssh-ed25519 AAAA2 pipeline\n")
+        let text = Naming.userData(scope, cluster: "app", inputs: [ResourceRequest.authorizedKeysInput: "ssh-ed25519 AAAA1 alice\n\nssh-ed25519 AAAA2 pipeline\n"])
         XCTAssertTrue(text.hasPrefix("#cloud-config\n"))
         XCTAssertTrue(text.contains("ssh_authorized_keys:\n  - ssh-ed25519 AAAA1 alice\n  - ssh-ed25519 AAAA2 pipeline\nwrite_files:"), text)
         XCTAssertFalse(Naming.userData(scope, cluster: "app").contains("ssh_authorized_keys"))
+    }
+
+    func testUserData_carriesTheHostKeyAndMakesTheLoginUser() {
+        let scope = ResourceScope(project: "shop", environment: "prod")
+        let privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+        let text = Naming.userData(scope, cluster: "app", inputs: [
+            ResourceRequest.authorizedKeysInput: "ssh-ed25519 AAAA1 alice",
+            ResourceRequest.hostKeyInput: privateKey, ResourceRequest.hostPublicKeyInput: "ssh-ed25519 AAAAH kryoform-host",
+            ResourceRequest.loginUserInput: "deploy",
+        ])
+        XCTAssertTrue(text.contains("""
+        ssh_deletekeys: true
+        ssh_genkeytypes: []
+        ssh_keys:
+          ed25519_private: |
+            -----BEGIN OPENSSH PRIVATE KEY-----
+            b3BlbnNzaC1rZXktdjEAAAAA
+            -----END OPENSSH PRIVATE KEY-----
+          ed25519_public: ssh-ed25519 AAAAH kryoform-host
+        users:
+          - default
+          - name: "deploy"
+        """), text)
+        XCTAssertTrue(text.contains("    ssh_authorized_keys:\n      - ssh-ed25519 AAAA1 alice\n"), text)
+        let root = Naming.userData(scope, cluster: "app", inputs: [ResourceRequest.loginUserInput: "root"])
+        XCTAssertTrue(root.contains("disable_root: false\n"))
+        XCTAssertFalse(root.contains("users:"))
     }
 }

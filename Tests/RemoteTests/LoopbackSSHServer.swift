@@ -108,7 +108,8 @@ final class LoopbackSSHServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func stopProcess() {
+    /// Stops sshd, keeping the folder (keys, known_hosts): nothing listens on the port after.
+    func stopProcess() {
         guard let process else { return }
         process.terminate()
         self.process = nil
@@ -120,6 +121,14 @@ final class LoopbackSSHServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: hostKeyPath)
         try? FileManager.default.removeItem(atPath: hostKeyPath + ".pub")
         try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kf-test-host-2", "-f", hostKeyPath])
+        try launch()
+    }
+
+    /// Restarts sshd on the same port with `privateKeyText` (OpenSSH format) as its host key.
+    func restart(withHostKey privateKeyText: String) throws {
+        stopProcess()
+        try? FileManager.default.removeItem(atPath: hostKeyPath + ".pub")
+        FileManager.default.createFile(atPath: hostKeyPath, contents: Data(privateKeyText.utf8), attributes: [.posixPermissions: 0o600])
         try launch()
     }
 

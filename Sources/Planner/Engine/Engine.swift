@@ -41,8 +41,9 @@ public struct StalePlanError: Error, Sendable {
 public struct Engine: Sendable {
     public var context: EnvironmentContext
     public var cloud: CloudProvider
-    /// The driver for `swarm` and `stack` resources; nil where node configuration is not
-    /// available yet, and plans then cover the cloud resources alone.
+    /// The driver for `swarm` and `stack` resources; nil where the caller configures no nodes
+    /// (commands that only read the catalog, tests of the cloud half), and plans then cover
+    /// the cloud resources alone.
     public var configurator: ResourceDriver?
     public var store: StateStore
     /// How observation answers a provider that throttles: as the apply walk does.
@@ -103,10 +104,6 @@ public struct Engine: Sendable {
         if let configurator {
             let notes = (plan.notes ?? []) + configurator.observationNotes()
             plan.notes = notes.isEmpty ? nil : notes
-        } else {
-            let stacks = context.stacks.filter(\.deploysSomething).count
-            plan.notes = ["node configuration (the swarm and \(stacks) stack\(stacks == 1 ? "" : "s")) is not part of this plan: "
-                          + "the \(context.environment.provider.name.rawValue) provider configures nodes over SSH, which this version of kryoform does not do yet"]
         }
         return (plan, desired)
     }

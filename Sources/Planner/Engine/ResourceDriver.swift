@@ -39,6 +39,16 @@ public struct ResourceRequest: Hashable, Sendable {
     /// The input under which a node's create carries the public keys it is to trust, one a line.
     public static let authorizedKeysInput = "authorized_keys"
 
+    /// The inputs under which a node's create carries the SSH host key kryoform made for it
+    /// (the private half in OpenSSH format, and the public line): its user data installs it, so
+    /// the first connection is checked against a key kryoform already knows. Never recorded.
+    public static let hostKeyInput = "host_key"
+    public static let hostPublicKeyInput = "host_key_public"
+
+    /// The input under which a node's create carries the user kryoform logs in as (`ssh.user`),
+    /// which its user data makes where it is not the image's own.
+    public static let loginUserInput = "login_user"
+
     /// A token of 32 hex digits from the state the plan was made on and the address.
     public static func idempotencyToken(basis: PlanBasis, scope: ResourceScope, address: ResourceAddress) -> String {
         String(ContentHash.sha256("\(scope.project)/\(scope.environment)/\(basis.stateLineage ?? "-")/\(basis.stateSerial)/\(address.rawValue)").prefix(32))

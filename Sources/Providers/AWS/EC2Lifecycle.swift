@@ -261,7 +261,7 @@ extension EC2Provider {
         if let key = request.dependencies[.sshKey] { query["KeyName"] = key }
         query["SubnetId"] = subnet.subnetId
         query["SecurityGroupId.1"] = groupID
-        query["UserData"] = Data(Naming.userData(scope, cluster: cluster, authorizedKeys: request.inputs[ResourceRequest.authorizedKeysInput]).utf8).base64EncodedString()
+        query["UserData"] = Data(Naming.userData(scope, cluster: cluster, inputs: request.inputs).utf8).base64EncodedString()
         if let disk = attributes["disk_gib"] {
             query["BlockDeviceMapping.1.DeviceName"] = image.rootDeviceName ?? "/dev/xvda"
             query["BlockDeviceMapping.1.Ebs.VolumeSize"] = disk

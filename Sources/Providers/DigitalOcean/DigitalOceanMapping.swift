@@ -57,15 +57,32 @@ enum Naming {
         return String(description[range.upperBound...].prefix { !$0.isWhitespace })
     }
 
-    /// The node's cloud-init: its kryoform identity, and every key of the project's
-    /// `ssh.public_key` file (`authorizedKeys`, one a line) as keys the default user trusts.
-    static func userData(_ scope: ResourceScope, cluster: String, authorizedKeys: String? = nil) -> String {
-        let keys = (authorizedKeys ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let trusted = keys.isEmpty ? "" : "ssh_authorized_keys:\n" + keys.map { "  - \($0)\n" }.joined()
-        return """
-        #cloud-config
-        # Made by kryoform for \(scope.project)/\(scope.environment), cluster \(cluster).
-        \(trusted)write_files:
+    /// The node's cloud-init, kept to what must exist before kryoform's first login (the rest is
+    /// done over SSH): its kryoform identity; the SSH host key kryoform made for it
+    /// (`ResourceRequest.hostKeyInput`), which replaces every key the image would make, so the
+    /// first connection is checked against a key kryoform knows; the login user where it is not
+    /// root; and every key of the project's `ssh.public_key` file
+    /// (`ResourceRequest.authorizedKeysInput`, one a line) as keys that user and the image's
+    /// default user trust.
+    static func userData(_ scope: ResourceScope, cluster: String, inputs: [String: String] = [:]) -> String {
+        let keys = (inputs[ResourceRequest.authorizedKeysInput] ?? "").split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        func list(_ items: [String], indent: String) -> String { items.map { "\(indent)- \($0)\n" }.joined() }
+        var text = "#cloud-config\n# Made by kryoform for \(scope.project)/\(scope.environment), cluster \(cluster).\n"
+        if let privateKey = inputs[ResourceRequest.hostKeyInput], let publicKey = inputs[ResourceRequest.hostPublicKeyInput] {
+            let block = privateKey.split(whereSeparator: \.isNewline).map { "    \($0)\n" }.joined()
+            text += "ssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n  ed25519_private: |\n\(block)  ed25519_public: \(publicKey)\n"
+        }
+        switch inputs[ResourceRequest.loginUserInput] {
+        case nil: break
+        case "root": text += "disable_root: false\n"
+        case let user?:
+            text += "users:\n  - default\n  - name: \(yamlQuoted(user))\n    shell: /bin/bash\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    lock_passwd: true\n"
+            if !keys.isEmpty { text += "    ssh_authorized_keys:\n" + list(keys, indent: "      ") }
+        }
+        if !keys.isEmpty { text += "ssh_authorized_keys:\n" + list(keys, indent: "  ") }
+        return text + """
+        write_files:
           - path: /etc/kryoform/node
             permissions: "0644"
             content: |
@@ -74,6 +91,11 @@ enum Naming {
               cluster=\(cluster)
 
         """
+    }
+
+    /// `text` as a YAML double-quoted scalar.
+    static func yamlQuoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     /// Whether two OpenSSH public key lines carry the same key (type and blob; comments aside).

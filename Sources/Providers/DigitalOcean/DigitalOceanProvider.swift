@@ -293,7 +293,7 @@ public struct DigitalOceanProvider: CloudProvider, HTTPCloudAdapter {
         let body = DO.CreateDroplets(
             names: names, region: first.attributes["region"] ?? "", size: first.attributes["size"] ?? "", image: first.attributes["image"] ?? "",
             ssh_keys: first.dependencies[.sshKey].map { [$0] } ?? [], tags: Naming.dropletTags(scope, cluster: cluster),
-            user_data: Naming.userData(scope, cluster: cluster, authorizedKeys: first.inputs[ResourceRequest.authorizedKeysInput]), vpc_uuid: first.dependencies[.network], monitoring: false)
+            user_data: Naming.userData(scope, cluster: cluster, inputs: first.inputs), vpc_uuid: first.dependencies[.network], monitoring: false)
         var made: [String: DO.Droplet] = [:]
         var failure: ProviderError?
         do {

@@ -58,8 +58,8 @@ enum VultrNaming {
     }
 
     /// Vultr takes user data in base64.
-    static func userData(_ scope: ResourceScope, cluster: String, authorizedKeys: String? = nil) -> String {
-        Data(Naming.userData(scope, cluster: cluster, authorizedKeys: authorizedKeys).utf8).base64EncodedString()
+    static func userData(_ scope: ResourceScope, cluster: String, inputs: [String: String] = [:]) -> String {
+        Data(Naming.userData(scope, cluster: cluster, inputs: inputs).utf8).base64EncodedString()
     }
 
     /// `debian-12` for `Debian 12 x64 (bookworm)` of family `debian`: the family and the first

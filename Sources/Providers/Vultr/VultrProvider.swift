@@ -257,8 +257,7 @@ public struct VultrProvider: CloudProvider, HTTPCloudAdapter {
                                 fix: "set provider.image to one of: \(systems.names.joined(separator: ", "))", nothingWasDone: true)
         }
         let label = VultrNaming.instanceLabel(request.address, scope: scope)
-        let userData = VultrNaming.userData(scope, cluster: Naming.cluster(of: request.address),
-                                            authorizedKeys: request.inputs[ResourceRequest.authorizedKeysInput])
+        let userData = VultrNaming.userData(scope, cluster: Naming.cluster(of: request.address), inputs: request.inputs)
         let body = Vultr.CreateInstance(
             region: request.attributes["region"] ?? "", plan: request.attributes["size"] ?? "", os_id: osID, label: label, hostname: label,
             tags: VultrNaming.instanceTags(request, scope: scope), sshkey_id: request.dependencies[.sshKey].map { [$0] } ?? [],

@@ -70,13 +70,41 @@ public struct SwarmOperations: Sendable {
     public func reach(_ nodes: [NodeEndpoint]) async -> [RemoteError] {
         let connections = shell.connections
         let failures = await boundedMap(nodes, limit: fanOut) { node -> RemoteError? in
-            do { try await connections.reach(node.target); return nil } catch let error as SSHError {
+            do {
+                guard let boot = node.firstBoot else { try await connections.reach(node.target); return nil }
+                try await connections.reach(node.target, patience: boot.sshPatience)
+                try await waitForFirstBoot(node)
+                return nil
+            } catch let error as SSHError {
                 return RemoteError(node: node, error)
             } catch {
                 return Self.remoteError(error, node: node)
             }
         }
         return failures.compactMap { $0 }.sorted { $0.host < $1.host }
+    }
+
+    /// Waits (once a run, up to the node's patience or two minutes) until cloud-init says the
+    /// node's first boot is done, so nothing kryoform runs races cloud-init's own package work.
+    /// Exit 2 is "done, with recoverable errors": the node is usable. Images without cloud-init
+    /// have nothing to wait for.
+    func waitForFirstBoot(_ node: NodeEndpoint) async throws {
+        let connections = shell.connections
+        guard await !connections.firstBootSeen(node.target) else { return }
+        let script = """
+        command -v cloud-init >/dev/null 2>&1 || exit 0
+        cloud-init status --wait >/dev/null 2>&1; kf_status=$?
+        [ "$kf_status" -eq 0 ] || [ "$kf_status" -eq 2 ] && exit 0
+        cloud-init status --long 2>&1 | tail -n 4 >&2; exit "$kf_status"
+        """
+        let patience = max(node.firstBoot?.sshPatience ?? .zero, .seconds(120))
+        do {
+            try await shell.run(script, on: node, mutating: false, what: "waiting for cloud-init to finish the first boot", timeout: patience)
+        } catch let error as RemoteError {
+            throw RemoteError(host: error.host, message: error.message,
+                              fix: "read /var/log/cloud-init-output.log on the node; the user data kryoform sends only installs the host key and the login user")
+        }
+        await connections.recordFirstBoot(node.target)
     }
 
     /// Facts of many nodes at once; each result stands on its own.
@@ -260,6 +288,41 @@ public struct SwarmOperations: Sendable {
             throw RemoteError(host: leader.target.name, message: "the swarm is not visible after joining")
         }
         return observed
+    }
+
+    /// The swarm role (`manager`, `worker`) of the node labelled `address`, as a reachable
+    /// manager among `nodes` sees it; nil when no swarm is reachable or the node is not in it.
+    public func swarmRole(of address: String, among nodes: [NodeEndpoint]) async -> String? {
+        guard let (_, leaderFacts) = try? await manager(among: nodes.filter { $0.address != address } + nodes.filter { $0.address == address }) else { return nil }
+        return leaderFacts.cluster?.nodes.first { $0.labels[NodeLabel.address] == address && $0.state != "down" }?.role
+    }
+
+    /// Joins `node` to the swarm the other nodes are in (a manager or a worker) and labels it
+    /// with its roles, as soon as it is ready: a node replacing another takes its place before
+    /// the next one is replaced, so a swarm never runs short of managers or of a role's nodes.
+    /// Entries its predecessor left (down, under the same address label) are removed. Does
+    /// nothing when no other node is in a swarm: the `swarm` resource makes it.
+    public func enroll(_ node: NodeEndpoint, asManager: Bool, among nodes: [NodeEndpoint]) async throws {
+        let others = nodes.filter { $0.address != node.address }
+        guard let (leader, leaderFacts) = try? await manager(among: others) else { return }
+        let nodeFacts = try await readyDocker(on: node)
+        let listed = leaderFacts.cluster?.nodes ?? []
+        if !(nodeFacts.swarm?.isActive == true && listed.contains { $0.id == nodeFacts.swarm?.nodeID }) {
+            let token = try await shell.run("docker swarm join-token -q \(asManager ? "manager" : "worker")", on: leader, mutating: false)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try await join(node, token: token, leader: "\(leader.advertiseAddress):2377", facts: nodeFacts)
+        }
+        guard let nodeID = try await facts(of: node).swarm?.nodeID, !nodeID.isEmpty else {
+            throw RemoteError(host: node.target.name, message: "joined the swarm but reports no node id")
+        }
+        var labels = NodeLabel.labels(roles: node.roles)
+        labels[NodeLabel.address] = node.address
+        let arguments = labels.sorted { $0.key < $1.key }.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" }
+        try await shell.run("docker node update \(arguments.joined(separator: " ")) \(nodeID)", on: leader, mutating: true, what: "labelling \(node.address)")
+        for stale in listed where stale.labels[NodeLabel.address] == node.address && stale.id != nodeID && stale.state == "down" {
+            if stale.role == "manager" { try await shell.run("docker node demote \(stale.id)", on: leader, mutating: true) }
+            try await shell.run("docker node rm --force \(stale.id)", on: leader, mutating: true, what: "removing the replaced \(node.address) from the swarm")
+        }
     }
 
     /// Facts of `node` with Docker running, installing it first where it is missing, and its

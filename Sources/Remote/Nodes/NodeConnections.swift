@@ -9,15 +9,31 @@ public struct NodeEndpoint: Hashable, Sendable {
     public var roles: [String]
     /// The address other swarm members reach it on (a private address where there is one).
     public var advertiseAddress: String
+    /// For a cloud node: that its first boot is waited for before anything runs on it.
+    public var firstBoot: FirstBoot?
     /// How many GPUs the node has, advertised to the swarm as `NVIDIA-GPU` generic resources.
     public var gpus: Int
 
-    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, gpus: Int = 0) {
+    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, firstBoot: FirstBoot? = nil,
+                gpus: Int = 0) {
         self.address = address
         self.target = target
         self.roles = roles
         self.advertiseAddress = advertiseAddress ?? target.host
         self.gpus = gpus
+        self.firstBoot = firstBoot
+    }
+}
+
+/// How a cloud node's first boot is waited for: SSH may not answer yet when the provider
+/// reports the machine running, and cloud-init may still be at work when it does.
+public struct FirstBoot: Hashable, Sendable {
+    /// How long to keep trying to connect (zero for a node made in an earlier run: it answers
+    /// now or it is down).
+    public var sshPatience: Duration
+
+    public init(sshPatience: Duration) {
+        self.sshPatience = sshPatience
     }
 }
 
@@ -68,6 +84,8 @@ public actor NodeConnections {
     private var unreachable: [SSHTarget: Error] = [:]
     /// Hosts connected to in this run: their keys passed the check.
     private var reached: Set<SSHTarget> = []
+    /// Cloud nodes whose first boot was seen finished in this run.
+    private var booted: Set<SSHTarget> = []
     private var all: [SSHSession] = []
 
     public init(settings: SSHSettings, sessionsPerHost: Int = 4, log: @escaping @Sendable (CommandRecord) -> Void = { _ in }) {
@@ -98,6 +116,58 @@ public actor NodeConnections {
         let session = try await checkOut(target)
         checkIn(session, target: target)
     }
+
+    /// Like `reach`, for a node that may still be booting: connection failures (refused,
+    /// unreachable, timed out, the key not yet authorized) are tried again every two seconds
+    /// for `patience`; a refused host key never is. The last failure is reported with what to check.
+    public func reach(_ target: SSHTarget, patience: Duration) async throws {
+        guard patience > .zero, unreachable[target] == nil, !reached.contains(target), open[target, default: 0] == 0 else {
+            return try await reach(target)
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        open[target, default: 0] += 1
+        while true {
+            do {
+                let session = try await SSHSession.connect(to: target, settings: settings)
+                reached.insert(target)
+                all.append(session)
+                checkIn(session, target: target)
+                return
+            } catch let error as SSHError where Self.mayAnswerLater(error) && clock.now + .seconds(2) < deadline {
+                try? await Task.sleep(for: .seconds(2))
+            } catch let error as SSHError {
+                open[target, default: 0] -= 1
+                let failure = Self.mayAnswerLater(error) ? SSHError(error.kind, target: error.target, message:
+                    "did not answer SSH on port \(target.port) within \(Self.words(patience)) of the provider reporting it running (last: \(error.message)); "
+                    + "check that the firewall's SSH rule admits this machine on port \(target.port), that the node trusts the project's key "
+                    + "(ssh.public_key) for user \(target.user), and that the image runs sshd") : error
+                unreachable[target] = failure
+                for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
+                throw failure
+            } catch {
+                open[target, default: 0] -= 1
+                unreachable[target] = error
+                for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
+                throw error
+            }
+        }
+    }
+
+    /// Failures a booting node gives before sshd and its keys are in place.
+    static func mayAnswerLater(_ error: SSHError) -> Bool {
+        [.refused, .unreachable, .timeout, .handshake, .authentication, .disconnected].contains(error.kind)
+    }
+
+    static func words(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        return seconds % 60 == 0 && seconds >= 60 ? "\(seconds / 60) min" : "\(seconds) s"
+    }
+
+    /// Whether `target`'s first boot was seen finished in this run.
+    func firstBootSeen(_ target: SSHTarget) -> Bool { booted.contains(target) }
+
+    func recordFirstBoot(_ target: SSHTarget) { booted.insert(target) }
 
     private func checkOut(_ target: SSHTarget) async throws -> SSHSession {
         while true {
@@ -138,6 +208,23 @@ public actor NodeConnections {
         if var queue = waiters[target], !queue.isEmpty {
             queue.removeFirst().resume()
             waiters[target] = queue
+        }
+    }
+
+    /// Closes the sessions to `host`:`port` and forgets what this run learnt of it (reached,
+    /// unreachable, booted): the machine at that address was deleted, and the next one there
+    /// is a new machine whose key is checked again.
+    public func forget(host: String, port: Int) async {
+        let targets = Set(Array(idle.keys) + Array(open.keys) + Array(reached) + Array(unreachable.keys)).filter { $0.host == host && $0.port == port }
+        for target in targets {
+            for session in idle.removeValue(forKey: target) ?? [] {
+                all.removeAll { $0 === session }
+                await session.close()
+            }
+            open[target] = nil
+            reached.remove(target)
+            unreachable[target] = nil
+            booted.remove(target)
         }
     }
 

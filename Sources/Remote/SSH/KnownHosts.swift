@@ -1,4 +1,5 @@
 import CLibSSH2
+import Crypto
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -125,6 +126,89 @@ public final class KnownHosts: Sendable {
                                          LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | type.knownHostMask, nil)
                     == LIBSSH2_KNOWNHOST_CHECK_MISMATCH
             }
+        }
+    }
+
+    /// Makes `keyLines` (`ssh-ed25519 AAAA…` public key lines) the only keys on record for
+    /// `host`:`port`: every entry naming it (plain or hashed) is dropped and the keys appended.
+    /// For a node kryoform just made with a host key of its own: whatever was recorded for its
+    /// address belonged to an earlier machine. With no lines, only drops (a node deleted).
+    public func replace(host: String, port: Int, with keyLines: [String]) throws {
+        let name = Self.entryName(host: host, port: port)
+        let target = SSHTarget(host: host, port: port, user: "")
+        try lock.withLock { _ throws(SSHError) in
+            try rewrite(target: target) { lines in
+                lines.removeAll { Self.entry($0, names: name) }
+                for key in keyLines {
+                    let fields = key.split(separator: " ")
+                    if fields.count >= 2 { lines.append("\(name) \(fields[0]) \(fields[1])") }
+                }
+            }
+        }
+    }
+
+    /// Whether a known_hosts line's host field names `name`: one of its comma-separated
+    /// patterns is `name`, or it is a hashed entry (`|1|salt|hash`) of `name`.
+    static func entry(_ line: String, names name: String) -> Bool {
+        let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+        guard let field = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).first, !field.hasPrefix("#"), !field.hasPrefix("@") else {
+            return false
+        }
+        if field.hasPrefix("|1|") {
+            let parts = field.dropFirst(3).split(separator: "|", omittingEmptySubsequences: false)
+            guard parts.count == 2, let salt = Data(base64Encoded: String(parts[0])), let hash = Data(base64Encoded: String(parts[1])) else { return false }
+            let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Data(name.utf8), using: SymmetricKey(data: salt))
+            return Data(mac) == hash
+        }
+        return field.split(separator: ",").contains { $0.lowercased() == name }
+    }
+
+    /// Reads the file, lets `change` edit its lines, and writes it back in place, under the
+    /// file lock other processes take; the file (0600) and its folder (0700) are made when missing.
+    private func rewrite(target: SSHTarget, _ change: (inout [String]) -> Void) throws(SSHError) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: folder) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw SSHError(.knownHosts, target, "cannot create the folder \(folder) for known_hosts: \(error.localizedDescription)")
+            }
+        }
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let code = errno
+            throw SSHError(.knownHosts, target, "cannot open \(path) to record host keys (\(systemErrorText(code))); check its owner and permissions")
+        }
+        defer { close(descriptor) }
+        _ = flock(descriptor, LOCK_EX)
+        defer { _ = flock(descriptor, LOCK_UN) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        let before = lines
+        change(&lines)
+        guard lines != before else { return }
+        let text = Array(lines.map { $0 + "\n" }.joined().utf8)
+        guard ftruncate(descriptor, 0) == 0 else {
+            let code = errno
+            throw SSHError(.knownHosts, target, "cannot rewrite \(path) (\(systemErrorText(code)))")
+        }
+        var written = 0
+        while written < text.count {
+            let count = text[written...].withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(written)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                throw SSHError(.knownHosts, target, "cannot rewrite \(path) (\(systemErrorText(code)))")
+            }
+            written += count
         }
     }
 

@@ -3,7 +3,7 @@ import Yams
 /// Decodes `environments/<name>.yaml` into an `Environment`.
 enum EnvironmentDecoder {
     static let keys = ["environment", "description", "provider", "domain", "network", "clusters", "stacks", "pins",
-                       "overrides", "secrets", "protect"]
+                       "overrides", "secrets", "protect", "configure_nodes"]
 
     static func decode(_ node: Node, reader: DocumentReader) -> Environment? {
         guard let fields = reader.mapping(node, at: .root, what: "environment", allowed: keys,
@@ -28,6 +28,11 @@ enum EnvironmentDecoder {
         let overrides = fields["overrides"].map { decodeOverrides($0, reader: reader) } ?? [:]
         let secrets = fields["secrets"].map { decodeSecrets($0, reader: reader) } ?? [:]
         let protect = fields["protect"].map { reader.bool($0, at: "protect", what: "protect") } ?? false
+        let configuresNodes = fields["configure_nodes"].map { reader.bool($0, at: "configure_nodes", what: "configure_nodes") } ?? true
+        if configuresNodes == false, let provider, provider.name == .static, let node = fields["configure_nodes"] {
+            reader.error("configure_nodes: false leaves a static environment nothing to do: kryoform makes nothing for static hosts",
+                         at: node, fix: "remove configure_nodes, or use a cloud provider")
+        }
 
         guard let name, let provider, let stacks else { return nil }
         var environment = Environment(
@@ -36,6 +41,7 @@ enum EnvironmentDecoder {
             protect: protect ?? false, source: SourceMap(file: reader.file)
         )
         environment.clustersAreComplete = clustersAreComplete || provider.name == .static
+        environment.configuresNodes = configuresNodes ?? true
         return environment
     }
 

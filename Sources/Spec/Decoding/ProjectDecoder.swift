@@ -3,7 +3,7 @@ import Yams
 /// Decodes `kryoform.yaml` into a `Project`.
 enum ProjectDecoder {
     static let keys = ["project", "description", "state", "ssh"]
-    static let sshKeys = ["user", "port", "private_key", "public_key", "passphrase", "host_key_policy", "known_hosts", "connect_timeout"]
+    static let sshKeys = ["user", "port", "private_key", "public_key", "passphrase", "host_key_policy", "known_hosts", "connect_timeout", "address", "boot_timeout"]
 
     static func decode(_ node: Node, reader: DocumentReader) -> Project? {
         guard let fields = reader.mapping(node, at: .root, what: "project", allowed: keys, required: ["project"]) else { return nil }
@@ -45,6 +45,12 @@ enum ProjectDecoder {
         if let node = fields["known_hosts"], let file = reader.string(node, at: path / "known_hosts", what: "ssh.known_hosts") { ssh.knownHosts = file }
         if let node = fields["connect_timeout"], let timeout = reader.interval(node, at: path / "connect_timeout", what: "ssh.connect_timeout") {
             ssh.connectTimeout = timeout
+        }
+        if let node = fields["address"], let address = reader.choice(node, at: path / "address", what: "ssh.address", as: Project.NodeAddress.self) {
+            ssh.address = address
+        }
+        if let node = fields["boot_timeout"], let timeout = reader.interval(node, at: path / "boot_timeout", what: "ssh.boot_timeout") {
+            ssh.bootTimeout = timeout
         }
     }
 }

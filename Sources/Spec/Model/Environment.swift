@@ -17,6 +17,9 @@ public struct Environment: Hashable, Sendable {
     public var secrets: [String: SecretReference]
     /// When true, any plan that destroys a resource of this environment fails unless `--allow-destroy`.
     public var protect: Bool
+    /// False (`configure_nodes: false`): kryoform makes the cloud machines and leaves their
+    /// configuration to the team (no swarm, no stacks in the plan, no SSH).
+    public var configuresNodes: Bool = true
     public var source: SourceMap
     /// False when a cluster could not be read: role and capacity checks then stay quiet rather
     /// than report the missing cluster's roles as absent.

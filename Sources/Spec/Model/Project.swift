@@ -12,6 +12,14 @@ public struct Project: Hashable, Sendable {
         case strict
     }
 
+    /// Which of a cloud node's addresses kryoform connects to.
+    public enum NodeAddress: String, Hashable, Sendable, Codable, CaseIterable {
+        /// The public IPv4 the provider reports.
+        case `public`
+        /// The address inside the environment's network (kryoform runs inside that network).
+        case `private`
+    }
+
     public struct SSH: Hashable, Sendable {
         public var user: String = "root"
         public var port: Int = 22
@@ -21,6 +29,11 @@ public struct Project: Hashable, Sendable {
         public var hostKeyPolicy: HostKeyPolicy = .acceptNew
         public var knownHosts: String = ".kryoform/known_hosts"
         public var connectTimeout: Interval = Interval(milliseconds: 10_000)
+        /// Cloud nodes only: which address to connect to.
+        public var address: NodeAddress = .public
+        /// Cloud nodes only: how long a node made in this run may take to answer SSH after the
+        /// provider reports it running.
+        public var bootTimeout: Interval = Interval(milliseconds: 300_000)
 
         public init() {}
     }

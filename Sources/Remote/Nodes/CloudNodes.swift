@@ -1,0 +1,212 @@
+import Foundation
+import Planner
+import Spec
+
+/// A cloud provider whose nodes kryoform goes on to configure over SSH. It passes every call
+/// to the provider and adds what configuring the nodes needs:
+///
+/// - each new node gets an SSH host key made here, in its user data, and the public half is
+///   pinned before the create is sent; once the node's address is known the pin goes to
+///   known_hosts, so even the first connection is checked (never trust on first use);
+/// - it remembers the nodes the provider reported and the changes made since, so the
+///   configurator finds every node's address without asking the provider again;
+/// - a node is taken out of the swarm (`retire`) before the provider deletes it, and its
+///   address leaves known_hosts after.
+public struct CloudNodes: CloudProvider {
+    public let base: CloudProvider
+    public let scope: ResourceScope
+    public let ssh: Project.SSH
+    public let knownHosts: KnownHosts
+    public let pins: HostKeyPins
+    /// Each cluster's roles and GPUs per node, from the environment.
+    public let clusters: [String: (roles: [String], gpus: Int)]
+    /// The SSH sessions of this run: a deleted node's are closed.
+    public let connections: NodeConnections?
+    /// Drains a node and takes it out of the swarm, called before the provider deletes it;
+    /// says whether it was a manager.
+    public var retire: (@Sendable (_ address: String, _ nodes: [NodeEndpoint]) async throws -> Bool)?
+    /// Joins a node that replaces a retired one to the swarm, as soon as it is ready.
+    public var enroll: (@Sendable (_ node: NodeEndpoint, _ asManager: Bool, _ nodes: [NodeEndpoint]) async throws -> Void)?
+    private let directory = CloudNodeDirectory()
+
+    public init(base: CloudProvider, environment: Environment, project: String, ssh: Project.SSH, knownHosts: KnownHosts, pins: HostKeyPins,
+                connections: NodeConnections? = nil) {
+        self.base = base
+        self.connections = connections
+        self.scope = ResourceScope(project: project, environment: environment.name)
+        self.ssh = ssh
+        self.knownHosts = knownHosts
+        self.pins = pins
+        var clusters: [String: (roles: [String], gpus: Int)] = [:]
+        for cluster in environment.clusters {
+            var gpus = 0
+            if case .neutral(_, _, _, let count) = cluster.size { gpus = count }
+            clusters[cluster.name] = (cluster.roles, gpus)
+        }
+        self.clusters = clusters
+    }
+
+    public func catalog() async throws -> Catalog { try await base.catalog() }
+
+    /// One node a request: DigitalOcean's ten-at-once create takes one user data for all ten,
+    /// and each node must have a host key of its own.
+    public func batchLimit(_ kind: ResourceKind) -> Int { kind == .node ? 1 : base.batchLimit(kind) }
+
+    public func observe(_ scope: ResourceScope) async throws -> [ObservedResource] {
+        let base = self.base
+        return try await directory.refresh { try await base.observe(scope) }
+    }
+
+    public func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
+        var prepared: [ResourceRequest] = []
+        var refused: [ResourceAddress: ProviderError] = [:]
+        for var request in requests {
+            if request.kind == .node {
+                let pair = HostKeyPair.generate(comment: "kryoform-host \(scope.project)/\(scope.environment) \(request.address)")
+                do { try pins.add(pair.publicKeyLine, for: request.address.rawValue) } catch {
+                    refused[request.address] = ProviderError(.failed, "\(request.address): cannot record the host key made for it in \(pins.path): \(error.localizedDescription)",
+                                                             fix: "check that the project's .kryoform folder is writable", nothingWasDone: true)
+                    continue
+                }
+                request.inputs[ResourceRequest.hostKeyInput] = pair.privateKeyText
+                request.inputs[ResourceRequest.hostPublicKeyInput] = pair.publicKeyLine
+                request.inputs[ResourceRequest.loginUserInput] = ssh.user
+            }
+            prepared.append(request)
+        }
+        var made = await base.create(prepared).makeIterator()
+        var results: [Result<ObservedResource, ProviderError>] = []
+        for request in requests {
+            if let refusal = refused[request.address] { results.append(.failure(refusal)); continue }
+            let result = made.next() ?? .failure(ProviderError(.failed, "\(request.address) was not sent"))
+            if case .success(let resource) = result, resource.kind == .node { await directory.record(resource, made: true) }
+            results.append(result)
+        }
+        return results
+    }
+
+    public func update(_ request: ResourceRequest) async throws -> ObservedResource {
+        let resource = try await base.update(request)
+        if resource.kind == .node { await directory.record(resource, made: false) }
+        return resource
+    }
+
+    public func delete(_ resource: ObservedResource) async throws {
+        guard resource.kind == .node else { return try await base.delete(resource) }
+        if let retire {
+            let wasManager = try await retire(resource.address.rawValue, try await endpoints())
+            await directory.retired(resource.address, wasManager: wasManager)
+        }
+        try await base.delete(resource)
+        await directory.forget(resource.address)
+        try? pins.remove(resource.address.rawValue)
+        // The address may go to someone else's machine next: what was recorded for it is not ours.
+        for host in Set([resource.details["public_ipv4"], resource.details["private_ipv4"]].compactMap { $0 }) {
+            try? knownHosts.replace(host: host, port: ssh.port, with: [])
+            await connections?.forget(host: host, port: ssh.port)
+        }
+    }
+
+    /// Waits as the provider does; a node that replaces a retired one then joins the swarm in
+    /// its place (configured as soon as it is ready, not when the swarm resource's turn comes).
+    public func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] {
+        let ready = try await base.waitUntilReady(resources, scope: scope)
+        for resource in ready where resource.kind == .node { await directory.record(resource, made: false) }
+        guard let enroll else { return ready }
+        for resource in ready where resource.kind == .node {
+            guard let asManager = await directory.replacing(resource.address) else { continue }
+            let nodes = try await endpoints()
+            guard let node = nodes.first(where: { $0.address == resource.address.rawValue }) else {
+                throw ProviderError(.failed, "\(resource.address): the provider reports no address to reach it on", fix: "apply again once it has one")
+            }
+            do { try await enroll(node, asManager, nodes) } catch { throw SwarmConfigurator.providerError(error) }
+            await directory.enrolled(resource.address)
+        }
+        return ready
+    }
+
+    public func observationNotes() -> [String] { base.observationNotes() }
+
+    public func finish() async { await base.finish() }
+
+    /// The nodes as the configurator reaches them, in address order: at the address the
+    /// provider reports (public IPv4, or the private one with `ssh.address: private`), as
+    /// `ssh.user` on `ssh.port`. A node with no address yet is left out. A node made in this
+    /// run is given `ssh.boot_timeout` to answer; its pinned host key goes to known_hosts first.
+    public func endpoints() async throws -> [NodeEndpoint] {
+        let base = self.base, scope = self.scope
+        let (nodes, made) = try await directory.current { try await base.observe(scope) }
+        var endpoints: [NodeEndpoint] = []
+        for node in nodes.sorted(by: { $0.address < $1.address }) {
+            let publicAddress = node.details["public_ipv4"], privateAddress = node.details["private_ipv4"]
+            guard let host = ssh.address == .private ? privateAddress : publicAddress, !host.isEmpty else { continue }
+            let pinned = pins.keys(for: node.address.rawValue)
+            if !pinned.isEmpty {
+                try knownHosts.replace(host: host, port: ssh.port, with: pinned)
+                try pins.remove(node.address.rawValue)
+            }
+            let cluster = node.address.segments.count > 1 ? String(node.address.segments[1]) : ""
+            let patience: Duration = made.contains(node.address) ? .milliseconds(ssh.bootTimeout.milliseconds) : .zero
+            endpoints.append(NodeEndpoint(address: node.address.rawValue,
+                                          target: SSHTarget(name: node.address.rawValue, host: host, port: ssh.port, user: ssh.user),
+                                          roles: clusters[cluster]?.roles ?? [], advertiseAddress: privateAddress ?? host,
+                                          firstBoot: FirstBoot(sshPatience: patience)))
+        }
+        return endpoints
+    }
+}
+
+/// The node resources the provider last reported, kept current by the changes of this run.
+actor CloudNodeDirectory {
+    private var nodes: [ResourceAddress: ObservedResource] = [:]
+    private var made: Set<ResourceAddress> = []
+    private var reading: Task<[ObservedResource], Error>?
+    private var read = false
+    /// Nodes retired in this run whose replacement is to take their place, and whether as a manager.
+    private var retiredRoles: [ResourceAddress: Bool] = [:]
+
+    func retired(_ address: ResourceAddress, wasManager: Bool) { retiredRoles[address] = wasManager }
+
+    func replacing(_ address: ResourceAddress) -> Bool? { retiredRoles[address] }
+
+    func enrolled(_ address: ResourceAddress) { retiredRoles[address] = nil }
+
+    /// A new observation, or the one under way (the plan's listing and the configurator's
+    /// lookup of addresses, asked for at once, share one).
+    func refresh(_ list: @escaping @Sendable () async throws -> [ObservedResource]) async throws -> [ObservedResource] {
+        if let reading { return try await reading.value }
+        let task = Task { try await list() }
+        reading = task
+        do {
+            let resources = try await task.value
+            nodes = Dictionary(resources.filter { $0.kind == .node }.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+            read = true
+            reading = nil
+            return resources
+        } catch {
+            reading = nil
+            throw error
+        }
+    }
+
+    /// The nodes known now (listing them first if nothing was listed yet), and which were made in this run.
+    func current(_ list: @escaping @Sendable () async throws -> [ObservedResource]) async throws -> (nodes: [ObservedResource], made: Set<ResourceAddress>) {
+        if !read || reading != nil { _ = try await refresh(list) }
+        return (Array(nodes.values), made)
+    }
+
+    func record(_ node: ObservedResource, made madeNow: Bool) {
+        var node = node
+        // A create's answer may not carry the addresses yet; a later answer that does wins.
+        if let known = nodes[node.address], known.providerID == node.providerID {
+            node.details = known.details.merging(node.details) { _, new in new }
+        }
+        nodes[node.address] = node
+        if madeNow { made.insert(node.address) }
+    }
+
+    func forget(_ address: ResourceAddress) {
+        nodes[address] = nil
+        made.remove(address)
+    }
+}
