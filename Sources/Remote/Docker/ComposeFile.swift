@@ -122,10 +122,9 @@ public struct ComposeFile: Hashable, Sendable {
         ]
         if stack.mode == .replicated { deploy["replicas"] = stack.replicas }
         var resources: [String: Any] = [:]
-        if var reservation = amounts(stack.resources) ?? (stack.resources.gpu > 0 ? [:] : nil) {
-            if stack.resources.gpu > 0 { reservation["generic_resources"] = gpuReservation(stack.resources.gpu) }
-            resources["reservations"] = reservation
-        }
+        var reservation = amounts(stack.resources) ?? [:]
+        if stack.resources.gpu > 0 { reservation["generic_resources"] = gpuReservation(stack.resources.gpu) }
+        if !reservation.isEmpty { resources["reservations"] = reservation }
         if let limits = stack.limits, let limit = amounts(limits) { resources["limits"] = limit }
         if !resources.isEmpty { deploy["resources"] = resources }
         service["deploy"] = deploy
