@@ -8,18 +8,20 @@ struct LabProject {
     var hosts: TestHosts
     var variables: [String: String]
 
-    static func make(hosts: TestHosts, extraHosts: [String] = []) throws -> LabProject {
+    /// The role of each test host, in turn.
+    static let roles = ["management", "application", "data"]
+
+    static func make(hosts: TestHosts, extraHosts: [String] = [], roles: [String] = LabProject.roles) throws -> LabProject {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-lab-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent("examples/lab"), to: root)
         let project = LabProject(root: root, hosts: hosts, variables: ["KRYOFORM_LAB_KEY": hosts.key, "LAB_API_TOKEN": "token-\(UUID().uuidString)"])
-        try project.writeHosts(extra: extraHosts)
+        try project.writeHosts(extra: extraHosts, roles: roles)
         return project
     }
 
-    /// Rewrites `provider.hosts` of environments/lab.yaml: the test hosts (roles management,
-    /// application, data), then `extra` entries as written.
-    func writeHosts(extra: [String] = []) throws {
-        let roles = ["management", "application", "data"]
+    /// Rewrites `provider.hosts` of environments/lab.yaml: the test hosts (with `roles` in
+    /// turn: management, application, data), then `extra` entries as written.
+    func writeHosts(extra: [String] = [], roles: [String] = LabProject.roles) throws {
         var lines = hosts.hosts.enumerated().map { index, host in
             "    - { name: \(host.name), address: \(host.address), port: \(host.port), user: \(host.user), roles: [\(roles[index % roles.count])] }"
         }

@@ -89,6 +89,25 @@ struct ComposeFileTests {
         #expect(service["environment"] as? [String] == ["PASSWORD_HINT=pa$$word"])
     }
 
+    @Test("gpu: N reserves N NVIDIA-GPU generic resources, the discrete kind the nodes advertise; no GPU, no generic resources")
+    func gpuReservation() throws {
+        var stack = try LabSpecs.stack("api")
+        stack.resources.gpu = 2
+        let document = try #require(try Yams.load(yaml: try ComposeFile(LabSpecs.deployment(stack)).text) as? [String: Any])
+        let deploy = try #require(((document["services"] as? [String: Any])?["api"] as? [String: Any])?["deploy"] as? [String: Any])
+        let reservations = try #require((deploy["resources"] as? [String: Any])?["reservations"] as? [String: Any])
+        let generic = try #require(reservations["generic_resources"] as? [[String: Any]])
+        #expect(generic.count == 1)
+        let spec = try #require(generic.first?["discrete_resource_spec"] as? [String: Any])
+        #expect(spec["kind"] as? String == "NVIDIA-GPU" && spec["kind"] as? String == EngineConfiguration.gpuKind)
+        #expect(spec["value"] as? Int == 2)
+        #expect(reservations["cpus"] as? String == "0.05", "the CPU and memory reservations stay")
+
+        stack.resources.gpu = 0
+        let plain = try ComposeFile(LabSpecs.deployment(stack))
+        #expect(!plain.text.contains("generic_resources"))
+    }
+
     @Test("a global stack has no replica count; a secret's Docker name changes with its value")
     func globalModeAndSecretNames() throws {
         let agent = try LabSpecs.stack("agent")

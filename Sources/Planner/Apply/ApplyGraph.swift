@@ -18,6 +18,8 @@ struct ApplyGraph {
     init(plan: Plan) {
         var upOperation: [ResourceAddress: Int] = [:]
         var deleteOperations: [ResourceAddress: [Int]] = [:]
+        /// Each replaced resource's operations, the first to run and the last.
+        var replacements: [ResourceAddress: (first: Int, last: Int)] = [:]
         func add(_ change: PlanChange, _ phase: Phase) -> Int {
             operations.append(Operation(id: operations.count, change: change, phase: phase, prerequisites: []))
             return operations.count - 1
@@ -35,8 +37,10 @@ struct ApplyGraph {
                 upOperation[change.address] = create
                 if change.replaceStrategy == .createThenDelete {
                     operations[delete].prerequisites.insert(create)
+                    replacements[change.address] = (create, delete)
                 } else {
                     operations[create].prerequisites.insert(delete)
+                    replacements[change.address] = (delete, create)
                 }
             case .delete:
                 deleteOperations[change.address, default: []].append(add(change, .delete))
@@ -58,6 +62,21 @@ struct ApplyGraph {
                     operations[index].prerequisites.insert(other.id)
                 }
             }
+        }
+        chainManagerReplacements(plan, replacements)
+    }
+
+    /// Chains the replacements of the desired swarm's managers in address order: one manager's
+    /// replacement (delete, then create) finishes before the next one's starts, so the others
+    /// keep the swarm, and Raft its quorum, meanwhile. A manager counts as back once its
+    /// create finished, so the driver that makes a node is to have it in the swarm by then.
+    private mutating func chainManagerReplacements(_ plan: Plan, _ replacements: [ResourceAddress: (first: Int, last: Int)]) {
+        let managers = (plan.changes.first { $0.address == .swarm }?.after?["managers"] ?? "").split(separator: ",").map { ResourceAddress(String($0)) }
+        var previous: Int?
+        for manager in managers.sorted() {
+            guard let replacement = replacements[manager], operations[replacement.first].change.kind == .node else { continue }
+            if let previous { operations[replacement.first].prerequisites.insert(previous) }
+            previous = replacement.last
         }
     }
 

@@ -62,6 +62,9 @@ public enum Planner {
                           + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", …" : "")
                           + "\n  = fix: if that is intended, run again with --allow-destroy; otherwise change the specs so nothing is replaced or deleted")
         }
+        if input.mode == .normal {
+            errors += SwarmContinuity.refusals(changes, desired: input.desired)
+        }
         let before = changes.compactMap(\.monthlyBefore).reduce(0, +)
         let after = changes.compactMap(\.monthlyAfter).reduce(0, +)
         return Plan(

@@ -122,7 +122,9 @@ public struct ComposeFile: Hashable, Sendable {
         ]
         if stack.mode == .replicated { deploy["replicas"] = stack.replicas }
         var resources: [String: Any] = [:]
-        if let reservation = amounts(stack.resources) { resources["reservations"] = reservation }
+        var reservation = amounts(stack.resources) ?? [:]
+        if stack.resources.gpu > 0 { reservation["generic_resources"] = gpuReservation(stack.resources.gpu) }
+        if !reservation.isEmpty { resources["reservations"] = reservation }
         if let limits = stack.limits, let limit = amounts(limits) { resources["limits"] = limit }
         if !resources.isEmpty { deploy["resources"] = resources }
         service["deploy"] = deploy
@@ -189,6 +191,12 @@ public struct ComposeFile: Hashable, Sendable {
         if resources.cpu.millicores > 0 { amounts["cpus"] = resources.cpu.description }
         if resources.memory.bytes > 0 { amounts["memory"] = "\(max(resources.memory.bytes >> 20, 4))M" }
         return amounts.isEmpty ? nil : amounts
+    }
+
+    /// `gpu: N` as Swarm's generic resources: N of the discrete kind the nodes advertise
+    /// (`EngineConfiguration.gpuKind`), so the scheduler places each task on a node with N free.
+    static func gpuReservation(_ count: Int) -> [[String: Any]] {
+        [["discrete_resource_spec": ["kind": EngineConfiguration.gpuKind, "value": count] as [String: Any]]]
     }
 
     static func duration(_ interval: Interval) -> String {

@@ -39,6 +39,8 @@ public struct SwarmOperations: Sendable {
     public let environment: String
     /// How many hosts are worked on at once.
     public var fanOut: Int
+    /// How long a node that leaves may take to drain: its tasks moved and running elsewhere.
+    public var drainWait: Duration = .seconds(180)
 
     public init(shell: NodeShell, project: String, environment: String, fanOut: Int = 16) {
         self.shell = shell
@@ -258,8 +260,9 @@ public struct SwarmOperations: Sendable {
                 failures.append(Self.remoteError(error, node: node))
             }
         }
-        // Nodes kryoform labelled once that the environment no longer has, and old entries of a
-        // node that left and joined again (down, under the same address label).
+        // Nodes kryoform labelled once that the environment no longer has, drained first where
+        // they still run, and old entries of a node that left and joined again (down, under the
+        // same address label).
         let wantedAddresses = Set(desired.members.map(\.address))
         let currentIDs = Set(desired.members.compactMap { facts[$0.address]?.swarm?.nodeID })
         for swarmNode in leaderFacts.cluster?.nodes ?? [] {
@@ -267,6 +270,10 @@ public struct SwarmOperations: Sendable {
             let stale = !wantedAddresses.contains(address) || (!currentIDs.contains(swarmNode.id) && swarmNode.state == "down")
             guard stale, swarmNode.id != facts[leader.address]?.swarm?.nodeID else { continue }
             do {
+                if swarmNode.state != "down", let cluster = leaderFacts.cluster {
+                    try await retire(swarmNode, endpoint: nil, manager: leader, cluster: cluster, waitLimit: drainWait)
+                    continue
+                }
                 if swarmNode.role == "manager" { try await shell.run("docker node demote \(swarmNode.id)", on: leader, mutating: true) }
                 try await shell.run("docker node rm --force \(swarmNode.id)", on: leader, mutating: true, what: "removing \(address) from the swarm")
             } catch {
@@ -318,7 +325,8 @@ public struct SwarmOperations: Sendable {
         }
     }
 
-    /// Facts of `node` with Docker running, installing it first where it is missing.
+    /// Facts of `node` with Docker running, installing it first where it is missing, and its
+    /// GPUs advertised where it has any.
     func readyDocker(on node: NodeEndpoint) async throws -> NodeFacts {
         var nodeFacts = try await facts(of: node)
         if case .missing = nodeFacts.docker {
@@ -326,7 +334,9 @@ public struct SwarmOperations: Sendable {
             nodeFacts = try await facts(of: node)
         }
         switch nodeFacts.docker {
-        case .running: return nodeFacts
+        case .running:
+            try await configureGPUs(on: node, facts: nodeFacts)
+            return nodeFacts
         case .missing:
             throw RemoteError(host: node.target.name, message: "Docker is still missing after installing it")
         case .unreachable(let said):

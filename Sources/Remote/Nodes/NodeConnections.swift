@@ -11,12 +11,16 @@ public struct NodeEndpoint: Hashable, Sendable {
     public var advertiseAddress: String
     /// For a cloud node: that its first boot is waited for before anything runs on it.
     public var firstBoot: FirstBoot?
+    /// How many GPUs the node has, advertised to the swarm as `NVIDIA-GPU` generic resources.
+    public var gpus: Int
 
-    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, firstBoot: FirstBoot? = nil) {
+    public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, firstBoot: FirstBoot? = nil,
+                gpus: Int = 0) {
         self.address = address
         self.target = target
         self.roles = roles
         self.advertiseAddress = advertiseAddress ?? target.host
+        self.gpus = gpus
         self.firstBoot = firstBoot
     }
 }

@@ -104,6 +104,35 @@ public struct SwarmConfigurator: ResourceDriver {
 
     public func observationNotes() -> [String] { notes.read() }
 
+    /// Takes the node at `address` out of the swarm before it is deleted, without stopping the
+    /// environment's services: demoted where it manages (refused for the last manager while
+    /// other nodes stay), drained until its tasks run elsewhere (within `deployWait`), made to
+    /// leave where it still answers, then removed on another manager. A node the swarm does
+    /// not list is already out, and nothing is done.
+    public func retire(_ address: String, among nodes: [NodeEndpoint]) async throws {
+        do {
+            try await refuseChangedHostKeys(nodes)
+            let leaving = nodes.first { $0.address == address }
+            let others = Self.managersFirst(nodes.filter { $0.address != address })
+            let found: Result<(NodeEndpoint, NodeFacts), Error>
+            do { found = .success(try await operations.manager(among: others)) } catch { found = .failure(error) }
+            if case .success(let (manager, facts)) = found, let cluster = facts.cluster {
+                let listed = cluster.nodes.filter { $0.labels[NodeLabel.address] == address }
+                guard let node = listed.first(where: { $0.state != "down" }) ?? listed.first else { return }
+                try await operations.retire(node, endpoint: leaving, manager: manager, cluster: cluster, waitLimit: deployWait)
+                return
+            }
+            // No other node manages: the leaving one may be the swarm's only manager.
+            if let leaving, let facts = try? await operations.facts(of: leaving), let cluster = facts.cluster, facts.swarm?.isManager == true {
+                let staying = cluster.nodes.filter { $0.labels[NodeLabel.address] != address && $0.state != "down" }
+                guard staying.isEmpty else { throw RemoteError.lastManager(leaving.target.name, staying: staying.count) }
+                try await operations.shell.run("docker swarm leave --force", on: leaving, mutating: true, what: "docker swarm leave (the last node)")
+                return
+            }
+            if case .failure(let error) = found, !others.isEmpty { throw error }
+        } catch { throw Self.providerError(error) }
+    }
+
     public func finish() async { await operations.shell.connections.closeAll() }
 
     public func waitUntilReady(_ resources: [ObservedResource], scope: ResourceScope) async throws -> [ObservedResource] {
