@@ -7,10 +7,17 @@ import Spec
 //   swift run -c release kryoform-bench digitalocean [LATENCY_MS]   (see DigitalOceanBench.swift)
 //   swift run -c release kryoform-bench aws [LATENCY_MS]   (see EC2Bench.swift)
 //   swift run -c release kryoform-bench ssh --hosts HOSTS_JSON --files FOLDER   (see SSHBench.swift)
+//   swift run -c release kryoform-bench cloud [NODES]   (see CloudBench.swift; root, test hosts)
 //
 // Loads and validates the whole project from disk ITERATIONS times (default 50; PROJECT_DIR
 // defaults to the current folder) and prints the minimum, median and maximum wall time of one
 // full load: reading every file, parsing YAML, decoding, cross-file rules and capacity.
+
+if CommandLine.arguments.dropFirst().first == "cloud" {
+    // From an empty account to a converged Swarm on real test hosts: see CloudBench.swift (issue 15).
+    await CloudBench.run(nodes: CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 10)
+    exit(0)
+}
 
 if CommandLine.arguments.dropFirst().first == "ssh" {
     await SSHBench.run(arguments: Array(CommandLine.arguments.dropFirst(2)))

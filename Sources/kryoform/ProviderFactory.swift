@@ -81,7 +81,12 @@ enum ProviderFactory {
         let configurator = SwarmConfigurator(operations: operations, locate: { try await locator.endpoints() }, stacks: nodes.stacks,
                                              domain: environment.domain, secretValue: nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables))
         wrapped.retire = { address, nodes in
-            await operations.swarmRole(of: address, among: nodes) == "manager"
+            // No node in a swarm (destroy took it down first, or it was never made): nothing to drain.
+            let facts = await operations.facts(of: nodes)
+            guard facts.values.contains(where: { (try? $0.get())?.swarm?.isActive == true }) else { return false }
+            let wasManager = await operations.swarmRole(of: address, among: nodes) == "manager"
+            try await configurator.retire(address, among: nodes)
+            return wasManager
         }
         wrapped.enroll = { node, asManager, nodes in
             try await operations.enroll(node, asManager: asManager, among: nodes)

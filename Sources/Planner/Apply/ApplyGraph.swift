@@ -66,15 +66,18 @@ struct ApplyGraph {
         chainManagerReplacements(plan, replacements)
     }
 
-    /// Chains the replacements of the desired swarm's managers in address order: one manager's
-    /// replacement (delete, then create) finishes before the next one's starts, so the others
-    /// keep the swarm, and Raft its quorum, meanwhile. A manager counts as back once its
-    /// create finished, so the driver that makes a node is to have it in the swarm by then.
+    /// Chains node replacements, the desired swarm's managers first, then the other nodes, each
+    /// group in address order: one node's replacement (delete, then create) finishes before the
+    /// next one's starts, so the swarm (and Raft its quorum) and every role keep all their other
+    /// nodes meanwhile: a rolling replacement. A node counts as back once its create finished, so
+    /// the driver that makes a node is to have it in the swarm by then.
     private mutating func chainManagerReplacements(_ plan: Plan, _ replacements: [ResourceAddress: (first: Int, last: Int)]) {
         let managers = (plan.changes.first { $0.address == .swarm }?.after?["managers"] ?? "").split(separator: ",").map { ResourceAddress(String($0)) }
+        let nodes = replacements.keys.filter { operations[replacements[$0]?.first ?? 0].change.kind == .node }
+        let order = managers.sorted().filter(nodes.contains) + nodes.filter { !managers.contains($0) }.sorted()
         var previous: Int?
-        for manager in managers.sorted() {
-            guard let replacement = replacements[manager], operations[replacement.first].change.kind == .node else { continue }
+        for node in order {
+            guard let replacement = replacements[node] else { continue }
             if let previous { operations[replacement.first].prerequisites.insert(previous) }
             previous = replacement.last
         }

@@ -2,10 +2,9 @@
 /// removal may leave a role that a deployed stack runs on without a node, or the swarm without
 /// a manager, at the end or while it happens.
 ///
-/// While the apply runs, a node that is replaced (deleted, then made again) or made for the
-/// first time is not there yet, and deletes of different nodes may run at the same time; managers
-/// in the desired swarm are replaced one after another (`ApplyGraph`), so at most one of them
-/// is missing at once.
+/// While the apply runs, a node made for the first time is not there yet, and deletes of
+/// different nodes may run at the same time; node replacements (delete, then make again) run one
+/// after another (`ApplyGraph`), so at most one replaced node is missing at once.
 enum SwarmContinuity {
     /// The reasons to refuse `changes` (each with its fix, as the plan's errors read), given
     /// the desired state; none when the swarm keeps what its stacks need throughout.
@@ -23,9 +22,9 @@ enum SwarmContinuity {
             refusals.append("after this plan no node has role \(role), which \(stack.address) runs on"
                             + "\n  = fix: keep a node with role \(role) in the environment, or give \(stack.address) another role")
         }
-        // A role loses a node where one of its nodes is replaced or deleted; it is without one
-        // when, besides, none of its nodes stays up (new ones are not there yet).
-        let absent = Set(nodeActions.filter { $0.value == .replace || $0.value == .create }.keys)
+        // A role loses a node where one of its nodes is replaced or deleted. Meanwhile it keeps
+        // the nodes that are neither new nor replaced, and all but one of those replaced (they are
+        // replaced in turn); it is without a node when that leaves none.
         var lost: [String: [String]] = [:]
         for change in changes where change.kind == .node && (change.action == .replace || change.action == .delete) {
             for role in list(change.before?["roles"] ?? change.after?["roles"]) { lost[role, default: []].append(change.address.rawValue) }
@@ -35,7 +34,10 @@ enum SwarmContinuity {
         for stack in deployed {
             guard let role = stack.after?["role"] ?? stack.before?["role"], rolesAtEnd.contains(role), !refused.contains(role),
                   let leaving = lost[role] else { continue }
-            guard !roles.contains(where: { $0.value.contains(role) && !absent.contains($0.key) }) else { continue }
+            let members = roles.filter { $0.value.contains(role) }.map(\.key)
+            let staying = members.filter { nodeActions[$0] != .replace && nodeActions[$0] != .create }.count
+            let replaced = members.filter { nodeActions[$0] == .replace }.count
+            guard staying + max(replaced - 1, 0) == 0 else { continue }
             refused.insert(role)
             refusals.append("replacing or deleting \(leaving.sorted().joined(separator: ", ")) leaves role \(role) with no node while the apply runs, and \(stack.address) runs on it"
                             + "\n  = fix: add a node with role \(role) first (one more node in its cluster) and apply, then make this change")
@@ -47,9 +49,8 @@ enum SwarmContinuity {
             refusals.append("after this plan the swarm has no manager\n  = fix: give at least one node the management role")
         }
         let current = changes.first { $0.address == .swarm }.map { list($0.before?["managers"]) } ?? []
-        let chained = Set(desiredManagers)
-        let gone = current.filter { nodeActions[$0] == .delete || (nodeActions[$0] == .replace && !chained.contains($0)) }
-        let replacedInTurn = current.filter { nodeActions[$0] == .replace && chained.contains($0) }
+        let gone = current.filter { nodeActions[$0] == .delete }
+        let replacedInTurn = current.filter { nodeActions[$0] == .replace }
         if !current.isEmpty, current.count - gone.count - (replacedInTurn.isEmpty ? 0 : 1) <= 0 {
             let leaving = (gone + replacedInTurn).sorted()
             refusals.append("this plan replaces or deletes \(leaving.joined(separator: ", ")), leaving the swarm with no manager while the apply runs"

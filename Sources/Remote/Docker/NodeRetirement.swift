@@ -69,13 +69,13 @@ extension SwarmOperations {
             let otherManagers = cluster.nodes.filter { $0.role == "manager" && $0.id != node.id && $0.state != "down" }
             let others = cluster.nodes.filter { $0.id != node.id && $0.state != "down" }
             guard !otherManagers.isEmpty || others.isEmpty else { throw RemoteError.lastManager(address, staying: others.count) }
-            try await shell.run("docker node demote \(shellQuote(node.id))", on: manager, mutating: true, what: "demoting \(address) before it leaves")
+            try await shell.run(Self.nodeChange("docker node demote \(shellQuote(node.id))"), on: manager, mutating: true, what: "demoting \(address) before it leaves")
             if node.state != "down" { try await waitUntilDemoted(node.id, address: address, on: manager, limit: waitLimit) }
         }
         // A node that is down already runs nothing the swarm counts: Swarm has moved its tasks,
         // and there is nothing to drain or to make leave.
         if node.state != "down" {
-            try await shell.run("docker node update --availability drain \(shellQuote(node.id))", on: manager, mutating: true,
+            try await shell.run(Self.nodeChange("docker node update --availability drain \(shellQuote(node.id))"), on: manager, mutating: true,
                                 what: "draining \(address): its tasks move to the other nodes")
             try await waitUntilDrained(node.id, address: address, on: manager, limit: waitLimit)
             if let endpoint, let facts = try? await facts(of: endpoint), let swarm = facts.swarm, swarm.state != "inactive" {

@@ -243,9 +243,9 @@ public struct SwarmOperations: Sendable {
             do {
                 let wantsManager = managerAddresses.contains(node.address)
                 if wantsManager && swarmNode.role != "manager" {
-                    try await shell.run("docker node promote \(nodeID)", on: leader, mutating: true)
+                    try await shell.run(Self.nodeChange("docker node promote \(nodeID)"), on: leader, mutating: true, what: "docker node promote \(node.address)")
                 } else if !wantsManager && swarmNode.role == "manager" && node.address != leader.address {
-                    try await shell.run("docker node demote \(nodeID)", on: leader, mutating: true)
+                    try await shell.run(Self.nodeChange("docker node demote \(nodeID)"), on: leader, mutating: true, what: "docker node demote \(node.address)")
                 }
                 var wanted = NodeLabel.labels(roles: node.roles)
                 wanted[NodeLabel.address] = node.address
@@ -253,7 +253,7 @@ public struct SwarmOperations: Sendable {
                 let changed = wanted.filter { swarmNode.labels[$0.key] != $0.value }.sorted { $0.key < $1.key }
                 if !stale.isEmpty || !changed.isEmpty {
                     let arguments = changed.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" } + stale.map { "--label-rm \(shellQuote($0))" }
-                    try await shell.run("docker node update \(arguments.joined(separator: " ")) \(nodeID)", on: leader, mutating: true,
+                    try await shell.run(Self.nodeChange("docker node update \(arguments.joined(separator: " ")) \(nodeID)"), on: leader, mutating: true,
                                         what: "labelling \(node.address)")
                 }
             } catch {
@@ -274,7 +274,7 @@ public struct SwarmOperations: Sendable {
                     try await retire(swarmNode, endpoint: nil, manager: leader, cluster: cluster, waitLimit: drainWait)
                     continue
                 }
-                if swarmNode.role == "manager" { try await shell.run("docker node demote \(swarmNode.id)", on: leader, mutating: true) }
+                if swarmNode.role == "manager" { try await shell.run(Self.nodeChange("docker node demote \(swarmNode.id)"), on: leader, mutating: true, what: "docker node demote \(address)") }
                 try await shell.run("docker node rm --force \(swarmNode.id)", on: leader, mutating: true, what: "removing \(address) from the swarm")
             } catch {
                 failures.append(Self.remoteError(error, node: leader))
@@ -318,10 +318,24 @@ public struct SwarmOperations: Sendable {
         var labels = NodeLabel.labels(roles: node.roles)
         labels[NodeLabel.address] = node.address
         let arguments = labels.sorted { $0.key < $1.key }.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" }
-        try await shell.run("docker node update \(arguments.joined(separator: " ")) \(nodeID)", on: leader, mutating: true, what: "labelling \(node.address)")
+        try await shell.run(Self.nodeChange("docker node update \(arguments.joined(separator: " ")) \(nodeID)"), on: leader, mutating: true, what: "labelling \(node.address)")
         for stale in listed where stale.labels[NodeLabel.address] == node.address && stale.id != nodeID && stale.state == "down" {
-            if stale.role == "manager" { try await shell.run("docker node demote \(stale.id)", on: leader, mutating: true) }
+            if stale.role == "manager" { try await shell.run(Self.nodeChange("docker node demote \(stale.id)"), on: leader, mutating: true, what: "docker node demote (the replaced \(node.address))") }
             try await shell.run("docker node rm --force \(stale.id)", on: leader, mutating: true, what: "removing the replaced \(node.address) from the swarm")
+        }
+        // Its place is taken once the services run all their tasks again (a global one on it too),
+        // before the next node is retired.
+        let clock = ContinuousClock()
+        let deadline = clock.now + drainWait
+        let script = DrainProgress.script(nodeID: nodeID, project: project, environment: environment)
+        while true {
+            let short = DrainProgress.parse(try await shell.run(script, on: leader, mutating: false, what: "reading the services (\(node.address) joined)")).short
+            if short.isEmpty { return }
+            if clock.now >= deadline {
+                throw RemoteError(host: node.target.name, message: "joined the swarm, but after \(drainWait) these services still run fewer tasks than they want: \(short.prefix(6).joined(separator: ", "))",
+                                  fix: "see docker service ps on a manager; apply again once they run")
+            }
+            try await Task.sleep(for: .seconds(1))
         }
     }
 
@@ -383,6 +397,21 @@ public struct SwarmOperations: Sendable {
             failures += results.compactMap { $0 }
         }
         guard failures.isEmpty else { throw Self.combined(failures) }
+    }
+
+    /// `command` (a `docker node update`, `promote` or `demote`) run again, up to five times a
+    /// second apart, while the manager answers "update out of sequence": Swarm changes a node's
+    /// spec by version, and one changed meanwhile (by a demotion settling, a status update) makes
+    /// the next change lose the race. Any other failure is reported at once.
+    static func nodeChange(_ command: String) -> String {
+        """
+        kf_try=1
+        while :; do
+          kf_out=$(\(command) 2>&1) && { printf '%s\\n' "$kf_out"; exit 0; }
+          case "$kf_out" in *"update out of sequence"*) [ "$kf_try" -lt 5 ] && { kf_try=$((kf_try + 1)); sleep 1; continue; } ;; esac
+          printf '%s\\n' "$kf_out" >&2; exit 1
+        done
+        """
     }
 
     static func remoteError(_ error: Error, node: NodeEndpoint) -> RemoteError {

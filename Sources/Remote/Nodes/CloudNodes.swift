@@ -129,6 +129,13 @@ public struct CloudNodes: CloudProvider {
 
     public func finish() async { await base.finish() }
 
+    /// A node's GPUs: its cluster's neutral size says how many; a size given by slug, the
+    /// catalog's offering of that slug (read once a run).
+    func gpus(of node: ObservedResource, cluster: String, sizes: [String: Int]) -> Int {
+        if let count = clusters[cluster]?.gpus, count > 0 { return count }
+        return node.attributes["size"].flatMap { sizes[$0] } ?? 0
+    }
+
     /// The nodes as the configurator reaches them, in address order: at the address the
     /// provider reports (public IPv4, or the private one with `ssh.address: private`), as
     /// `ssh.user` on `ssh.port`. A node with no address yet is left out. A node made in this
@@ -136,6 +143,7 @@ public struct CloudNodes: CloudProvider {
     public func endpoints() async throws -> [NodeEndpoint] {
         let base = self.base, scope = self.scope
         let (nodes, made) = try await directory.current { try await base.observe(scope) }
+        let sizes = nodes.isEmpty ? [:] : try await directory.gpusBySize { try await base.catalog() }
         var endpoints: [NodeEndpoint] = []
         for node in nodes.sorted(by: { $0.address < $1.address }) {
             let publicAddress = node.details["public_ipv4"], privateAddress = node.details["private_ipv4"]
@@ -150,7 +158,7 @@ public struct CloudNodes: CloudProvider {
             endpoints.append(NodeEndpoint(address: node.address.rawValue,
                                           target: SSHTarget(name: node.address.rawValue, host: host, port: ssh.port, user: ssh.user),
                                           roles: clusters[cluster]?.roles ?? [], advertiseAddress: privateAddress ?? host,
-                                          firstBoot: FirstBoot(sshPatience: patience)))
+                                          firstBoot: FirstBoot(sshPatience: patience), gpus: gpus(of: node, cluster: cluster, sizes: sizes)))
         }
         return endpoints
     }
@@ -164,6 +172,16 @@ actor CloudNodeDirectory {
     private var read = false
     /// Nodes retired in this run whose replacement is to take their place, and whether as a manager.
     private var retiredRoles: [ResourceAddress: Bool] = [:]
+
+    /// GPUs per size slug, from the catalog, read once.
+    private var sizes: [String: Int]?
+
+    func gpusBySize(_ catalog: @Sendable () async throws -> Catalog) async throws -> [String: Int] {
+        if let sizes { return sizes }
+        let read = Dictionary(try await catalog().sizes.map { ($0.slug, $0.gpu) }, uniquingKeysWith: { first, _ in first })
+        sizes = read
+        return read
+    }
 
     func retired(_ address: ResourceAddress, wasManager: Bool) { retiredRoles[address] = wasManager }
 
