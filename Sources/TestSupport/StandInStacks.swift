@@ -9,7 +9,9 @@ public enum StandInStacks {
     public static let image = "kryoform/busybox"
 
     /// Rewrites every service stack under `root/stacks` in place, and drops the resources the
-    /// environments' `overrides` give stacks (their replicas stay); returns how many stacks.
+    /// environments' `overrides` give stacks (their replicas stay) and the GPUs their clusters
+    /// ask for (no GPU here, and the GPU step would write the engine's configuration, which the
+    /// test hosts share with this machine); returns how many stacks.
     @discardableResult
     public static func write(under root: URL) throws -> Int {
         let folder = root.appendingPathComponent("stacks")
@@ -29,12 +31,21 @@ public enum StandInStacks {
         let environments = root.appendingPathComponent("environments")
         for file in try FileManager.default.contentsOfDirectory(atPath: environments.path).sorted() where file.hasSuffix(".yaml") {
             let url = environments.appendingPathComponent(file)
-            guard var environment = try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any],
-                  let overrides = environment["overrides"] as? [String: Any] else { continue }
-            environment["overrides"] = overrides.mapValues { override -> Any in
-                guard var fields = override as? [String: Any] else { return override }
-                fields["resources"] = nil
-                return fields
+            guard var environment = try Yams.load(yaml: String(contentsOf: url, encoding: .utf8)) as? [String: Any] else { continue }
+            if let overrides = environment["overrides"] as? [String: Any] {
+                environment["overrides"] = overrides.mapValues { override -> Any in
+                    guard var fields = override as? [String: Any] else { return override }
+                    fields["resources"] = nil
+                    return fields
+                }
+            }
+            if let clusters = environment["clusters"] as? [String: Any] {
+                environment["clusters"] = clusters.mapValues { cluster -> Any in
+                    guard var fields = cluster as? [String: Any], var size = fields["size"] as? [String: Any] else { return cluster }
+                    size["gpu"] = nil
+                    fields["size"] = size
+                    return fields
+                }
             }
             try Yams.dump(object: environment, sortKeys: true).write(to: url, atomically: true, encoding: .utf8)
         }

@@ -390,7 +390,17 @@ public struct SwarmOperations: Sendable {
                 do {
                     let nodeFacts = try await facts(of: node)
                     guard let swarm = nodeFacts.swarm, swarm.state != "inactive" else { return nil }
-                    try await shell.run("docker swarm leave --force", on: node, mutating: true)
+                    // An engine whose manager is slow to answer (several leaving at once) gives up
+                    // with "context deadline exceeded", sometimes after it left: read it again, and
+                    // try once more where it is still in.
+                    for attempt in 1...3 {
+                        do {
+                            try await shell.run("docker swarm leave --force", on: node, mutating: true)
+                            return nil
+                        } catch let error as RemoteError where error.message.contains("context deadline exceeded") && attempt < 3 {
+                            if try await facts(of: node).swarm?.state == "inactive" { return nil }
+                        }
+                    }
                     return nil
                 } catch { return Self.remoteError(error, node: node) }
             }
