@@ -72,7 +72,10 @@ enum CloudBench {
             let summary = run.lines.last { $0.text.contains("Apply complete") || $0.text.hasPrefix("No changes") || $0.text.hasPrefix("error") }?.text ?? ""
             func share(_ part: Duration) -> String { run.total > .zero ? "\(seconds(part)) (\(Int((part / run.total * 100).rounded()))%)" : "-" }
             let stacksTime = run.total - provider - swarm
-            print("| `kryoform \(label)` | \(seconds(run.total)) | \(share(provider)) | \(share(swarm)) | \(share(stacksTime)) | \(run.status == 0 ? "" : "exit \(run.status): ")\(summary) |")
+            // With nothing to change there are no phases: observation reads the provider and every
+            // node's facts at once.
+            let parts = swarmStart == nil ? ["-", "-", "-"] : [share(provider), share(swarm), share(stacksTime)]
+            print("| `kryoform \(label)` | \(seconds(run.total)) | \(parts.joined(separator: " | ")) | \(run.status == 0 ? "" : "exit \(run.status): ")\(summary) |")
         }
         print("")
         _ = try await timedLines(binary, ["destroy", "-e", "prod", "--auto-approve", "-C", root.path, "--no-color"], variables: variables)
