@@ -104,4 +104,42 @@ struct CloudHostKeyTests {
             #expect(error.message.contains("firewall's SSH rule"))
         }
     }
+
+    @Test("first boot: cloud-init's wait is run once; done with recoverable errors (2) goes on, failed (1) stops naming its log; no cloud-init, no wait")
+    func firstBootWait() async throws {
+        let server = try LoopbackSSHServer.start()
+        defer { server.stop() }
+        let calls = server.directory.appendingPathComponent("cloud-init-calls").path
+        let status = server.directory.appendingPathComponent("cloud-init-exit").path
+        // A stand-in cloud-init: records each call, answers `status --wait` with the exit code in a file.
+        try server.install("cloud-init", script: """
+        echo "$*" >> \(calls)
+        [ "$2" = "--long" ] && { echo 'status: error'; echo 'errors: package_update_upgrade_install failed'; exit 1; }
+        exit "$(cat \(status))"
+        """)
+        func node() -> NodeEndpoint {
+            NodeEndpoint(address: "node.app.1", target: server.target, roles: ["application"], firstBoot: FirstBoot(sshPatience: .seconds(5)))
+        }
+        func operations() -> SwarmOperations {
+            SwarmOperations(shell: NodeShell(connections: NodeConnections(settings: server.settings())), project: "p", environment: "e")
+        }
+        func called() -> [String] {
+            ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+
+        try "2".write(toFile: status, atomically: true, encoding: .utf8)
+        let recovered = operations()
+        #expect(await recovered.reach([node()]).isEmpty)
+        #expect(await recovered.reach([node()]).isEmpty)
+        #expect(called() == ["status --wait"], "waited once a run: \(called())")
+
+        try "1".write(toFile: status, atomically: true, encoding: .utf8)
+        let failed = await operations().reach([node()])
+        #expect(failed.count == 1)
+        #expect(failed.first?.message.contains("status: error") == true, "\(failed)")
+        #expect(failed.first?.fix?.contains("/var/log/cloud-init-output.log") == true, "\(failed)")
+
+        try FileManager.default.removeItem(atPath: server.directory.appendingPathComponent("bin/cloud-init").path)
+        #expect(await operations().reach([node()]).isEmpty, "an image without cloud-init has nothing to wait for")
+    }
 }

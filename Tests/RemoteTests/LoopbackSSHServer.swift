@@ -69,7 +69,7 @@ final class LoopbackSSHServer: @unchecked Sendable {
             PermitRootLogin prohibit-password
             Subsystem sftp /usr/lib/openssh/sftp-server
             MaxStartups 64
-            SetEnv SHLVL=\(LoopbackSSHServer.sourceBashrc ? 0 : 1)
+            SetEnv SHLVL=\(LoopbackSSHServer.sourceBashrc ? 0 : 1) PATH=\(base.appendingPathComponent("bin").path):/usr/local/bin:/usr/bin:/bin
             LogLevel \(logLevel)
 
             """
@@ -122,6 +122,15 @@ final class LoopbackSSHServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: hostKeyPath + ".pub")
         try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kf-test-host-2", "-f", hostKeyPath])
         try launch()
+    }
+
+    /// Puts an executable `name` with `script` (a shell script) first on the PATH of commands
+    /// run over this server: a stand-in for a program the machine does not have.
+    func install(_ name: String, script: String) throws {
+        let folder = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data("#!/bin/sh\n\(script)\n".utf8),
+                                       attributes: [.posixPermissions: 0o755])
     }
 
     /// Restarts sshd on the same port with `privateKeyText` (OpenSSH format) as its host key.
