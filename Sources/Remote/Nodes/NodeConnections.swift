@@ -142,16 +142,20 @@ public actor NodeConnections {
                     "did not answer SSH on port \(target.port) within \(Self.words(patience)) of the provider reporting it running (last: \(error.message)); "
                     + "check that the firewall's SSH rule admits this machine on port \(target.port), that the node trusts the project's key "
                     + "(ssh.public_key) for user \(target.user), and that the image runs sshd") : error
-                unreachable[target] = failure
-                for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
-                throw failure
+                throw giveUp(target, failure)
             } catch {
                 open[target, default: 0] -= 1
-                unreachable[target] = error
-                for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
-                throw error
+                throw giveUp(target, error)
             }
         }
+    }
+
+    /// Records `target` as unreachable for the rest of the run and wakes everyone waiting for
+    /// it, who get the same answer now; returns `error` to throw.
+    private func giveUp(_ target: SSHTarget, _ error: Error) -> Error {
+        unreachable[target] = error
+        for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
+        return error
     }
 
     /// Failures a booting node gives before sshd and its keys are in place.
@@ -182,10 +186,7 @@ public actor NodeConnections {
                     return session
                 } catch {
                     open[target, default: 0] -= 1
-                    unreachable[target] = error
-                    // Everyone waiting for this host gets the same answer now.
-                    for waiter in waiters.removeValue(forKey: target) ?? [] { waiter.resume() }
-                    throw error
+                    throw giveUp(target, error)
                 }
             }
             await withCheckedContinuation { waiters[target, default: []].append($0) }
