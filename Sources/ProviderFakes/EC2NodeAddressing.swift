@@ -9,7 +9,8 @@ import FoundationXML
 /// take them); each instance in its answer takes a host and has its `UserData` booted there;
 /// every `RunInstances` and `DescribeInstances` answer shows each such instance at its host's
 /// address (`ipAddress`, `privateIpAddress`, and their copies under `networkInterfaceSet`); a
-/// `TerminateInstances` that succeeds frees the hosts.
+/// `TerminateInstances` that succeeds frees the hosts; `AttachVolume`, `DetachVolume` and
+/// `ModifyVolume` that succeed attach, detach and grow the volume's disk on the host.
 struct EC2NodeAddressing {
     let pool: NodeHostPool
     let form: [String: String]
@@ -48,6 +49,15 @@ struct EC2NodeAddressing {
         case "TerminateInstances":
             for (name, id) in form where name.hasPrefix("InstanceId.") { pool.release(id) }
             return answer
+        case "AttachVolume":
+            if let volume = form["VolumeId"], let instance = form["InstanceId"] { pool.attached(Self.disk(volume), toNode: instance) }
+            return answer
+        case "DetachVolume":
+            if let volume = form["VolumeId"] { pool.detached(Self.disk(volume)) }
+            return answer
+        case "ModifyVolume":
+            if let volume = form["VolumeId"] { pool.grew(Self.disk(volume)) }
+            return answer
         case "RunInstances", "DescribeInstances":
             guard let document = try? XMLDocument(data: body, options: []) else {
                 reservation.map(pool.cancel)
@@ -70,6 +80,12 @@ struct EC2NodeAddressing {
         default:
             return answer
         }
+    }
+
+    /// An EBS volume as a Nitro instance sees it: an NVMe disk whose serial is the volume id
+    /// without its dash (`nvme-Amazon_Elastic_Block_Store_vol0abc…`).
+    static func disk(_ volumeID: String) -> FakeDisk {
+        FakeDisk(id: volumeID, linkName: "nvme-Amazon_Elastic_Block_Store_" + volumeID.replacingOccurrences(of: "-", with: ""))
     }
 
     /// The decoded `UserData`; nil when there is none or it is not base64.

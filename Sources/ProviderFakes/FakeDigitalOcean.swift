@@ -436,6 +436,10 @@ public actor FakeDigitalOcean: AnswerHoldingFake, NodeHostingFake {
         for volume in volumes.values where volume.droplet == id { volumes[volume.id]?.droplet = nil }
     }
 
+    /// A volume as its droplet sees it: DigitalOcean documents its disk as
+    /// /dev/disk/by-id/scsi-0DO_Volume_<volume name>.
+    private func disk(_ volume: Volume) -> FakeDisk { FakeDisk(id: volume.id, linkName: "scsi-0DO_Volume_\(volume.name)") }
+
     private func dropletAction(_ request: ReceivedRequest, _ id: Int?, _ body: [String: Any], now: Date) -> FakeAnswer {
         guard let id, var droplet = droplets[id] else { return notFound(request) }
         let type = body["type"] as? String ?? ""
@@ -497,6 +501,11 @@ public actor FakeDigitalOcean: AnswerHoldingFake, NodeHostingFake {
             return unprocessable(request, "The action type '\(type)' is not supported.")
         }
         volumes[id] = volume
+        switch type {
+        case "attach": nodeHosts.attached(disk(volume), toNode: String(volume.droplet ?? 0))
+        case "detach": nodeHosts.detached(disk(volume))
+        default: nodeHosts.grew(disk(volume))
+        }
         let action = Action(id: newID(), type: type == "resize" ? "resize" : "\(type)_volume", resourceID: 0, resourceType: "volume", region: volume.region,
                             startedAt: now, doneAt: now.addingTimeInterval(faults.actionTime))
         actions[action.id] = action

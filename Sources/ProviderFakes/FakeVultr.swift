@@ -406,12 +406,15 @@ public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
             return answer(200, ["block": json(block)])
         case "PATCH /v2/blocks/{id}":
             guard var block = blocks[id] else { return notFound() }
+            var grew = false
             if let size = body["size_gb"]?.number.map({ Int($0) }) {
                 guard size > block.size else { return answer(400, error: "Block storage can only grow.") }
                 block.size = size
+                grew = true
             }
             if let label = body["label"]?.string { block.label = label }
             blocks[id] = block
+            if grew { nodeHosts.grew(disk(block)) }
             return answer(204, nil)
         case "DELETE /v2/blocks/{id}":
             guard let block = blocks[id] else { return notFound() }
@@ -426,11 +429,13 @@ public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
             guard block.instance == nil else { return answer(400, error: "Block storage is already attached to a server.") }
             block.instance = instanceID
             blocks[id] = block
+            nodeHosts.attached(disk(block), toNode: instanceID)
             return answer(204, nil)
         case "POST /v2/blocks/{id}/detach":
             guard blocks[id] != nil else { return notFound() }
             guard blocks[id]?.instance != nil else { return answer(400, error: "Block storage is not attached.") }
             blocks[id]?.instance = nil
+            if let block = blocks[id] { nodeHosts.detached(disk(block)) }
             return answer(204, nil)
         default:
             violations.append("\(operation): in the schema but not served by the fake")
@@ -535,6 +540,12 @@ public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
         for block in blocks.values where block.instance == id { blocks[block.id]?.instance = nil }
     }
 
+    /// A block as its instance sees it: Vultr's `mount_id` "can be found in /dev/disk/by-id
+    /// prefixed with virtio".
+    private func disk(_ block: Block) -> FakeDisk { FakeDisk(id: block.id, linkName: "virtio-\(mountID(block))") }
+
+    private func mountID(_ block: Block) -> String { "ewr-\(block.id.prefix(8))" }
+
     // MARK: JSON
 
     private func status(of instance: Instance, at now: Date) -> (status: String, server: String) {
@@ -558,7 +569,7 @@ public actor FakeVultr: AnswerHoldingFake, NodeHostingFake {
 
     private func json(_ block: Block) -> [String: Any] {
         ["id": block.id, "date_created": Self.timestamp(block.createdAt), "cost": Double(block.size) / 10, "status": "active", "size_gb": block.size,
-         "region": block.region, "attached_to_instance": block.instance ?? "", "label": block.label, "mount_id": "ewr-\(block.id.prefix(8))",
+         "region": block.region, "attached_to_instance": block.instance ?? "", "label": block.label, "mount_id": mountID(block),
          "block_type": "high_perf"]
     }
 

@@ -14,6 +14,10 @@ public final class NodeHostPool: Sendable {
         var reserved: [Reservation: [FakeNodeHost]] = [:]
         /// What happens to a host whose node is deleted (its machine is gone).
         var onRelease: (@Sendable (FakeNodeHost) -> Void)?
+        /// What happens when a block volume is attached, detached or grown.
+        var onDisk: (@Sendable (DiskEvent) -> Void)?
+        /// The disks attached to each node, by the fake's node id.
+        var disks: [String: Set<FakeDisk>] = [:]
     }
 
     /// Hosts held for a create in flight (an EC2 launch passed on to moto), so that concurrent
@@ -106,9 +110,11 @@ public final class NodeHostPool: Sendable {
         return taken
     }
 
-    /// Frees the host node `id` took (nothing if it took none), after `whenReleased`'s body ran on it.
+    /// Frees the host node `id` took (nothing if it took none), after `whenReleased`'s body ran
+    /// on it; the disks attached to it are detached.
     public func release(_ id: String) {
-        let (host, body) = state.withLock { ($0.taken[id], $0.onRelease) }
+        let (host, body, disks, onDisk) = state.withLock { ($0.taken[id], $0.onRelease, $0.disks.removeValue(forKey: id) ?? [], $0.onDisk) }
+        for disk in disks { onDisk?(.detached(disk)) }
         if let host { body?(host) }
         _ = state.withLock { $0.taken.removeValue(forKey: id) }
     }
@@ -120,11 +126,60 @@ public final class NodeHostPool: Sendable {
         state.withLock { $0.onRelease = body }
     }
 
+    /// Runs `body` whenever the fake attaches a block volume to a node that has a test host,
+    /// detaches one, or grows one: a test makes a disk appear on the host (`LoopDisks`).
+    public func whenDisksChange(_ body: @escaping @Sendable (DiskEvent) -> Void) {
+        state.withLock { $0.onDisk = body }
+    }
+
+    /// The fake attached `disk` to node `id`; nothing when the node has no test host.
+    public func attached(_ disk: FakeDisk, toNode id: String) {
+        let (host, body) = state.withLock { state in
+            state.disks[id, default: []].insert(disk)
+            return (state.taken[id], state.onDisk)
+        }
+        if let host { body?(.attached(disk, host)) }
+    }
+
+    /// The fake detached `disk`.
+    public func detached(_ disk: FakeDisk) {
+        let body = state.withLock { state in
+            for node in state.disks.keys { state.disks[node]?.remove(disk) }
+            return state.onDisk
+        }
+        body?(.detached(disk))
+    }
+
+    /// The fake grew `disk`.
+    public func grew(_ disk: FakeDisk) {
+        state.withLock { $0.onDisk }?(.grew(disk))
+    }
+
     /// The hosts neither taken nor reserved, in the order they were handed out.
     private static func free(_ state: State) -> [FakeNodeHost] {
         let busy = Set(state.taken.values).union(state.reserved.values.joined())
         return (state.hosts ?? []).filter { !busy.contains($0) }
     }
+}
+
+/// A block volume as the node it is attached to sees it.
+public struct FakeDisk: Hashable, Sendable {
+    /// The fake's id of the volume.
+    public var id: String
+    /// Its name under /dev/disk/by-id on the node, as the provider documents it.
+    public var linkName: String
+
+    public init(id: String, linkName: String) {
+        self.id = id
+        self.linkName = linkName
+    }
+}
+
+/// What a fake did to a block volume.
+public enum DiskEvent: Sendable {
+    case attached(FakeDisk, FakeNodeHost)
+    case detached(FakeDisk)
+    case grew(FakeDisk)
 }
 
 /// A fake whose new nodes can get real test hosts: its `NodeHostPool`, reached through the
@@ -143,4 +198,6 @@ extension NodeHostingFake {
     public func skipHostKey(forNodeNamed name: String) { nodeHosts.firstBoot.skipHostKey(forNodeNamed: name) }
     /// Runs `body` on each host whose node is deleted, before it is handed out again.
     public func whenReleased(_ body: @escaping @Sendable (FakeNodeHost) -> Void) { nodeHosts.whenReleased(body) }
+    /// Runs `body` on each block volume the fake attaches, detaches or grows.
+    public func whenDisksChange(_ body: @escaping @Sendable (DiskEvent) -> Void) { nodeHosts.whenDisksChange(body) }
 }

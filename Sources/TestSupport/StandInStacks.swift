@@ -3,10 +3,13 @@ import Yams
 
 /// The shipped stacks with their shape kept (names, roles, replicas or global mode, ports,
 /// volumes, secrets, dependencies) and what this machine cannot run replaced: every service
-/// runs the test hosts' imported busybox image sleeping, reserves almost nothing (the test
+/// runs the test hosts' imported busybox image sleeping (having written its name into each of
+/// its volumes, `standInMark`), reserves almost nothing (the test
 /// hosts share two cores), and has no limits, health check or GPU.
 public enum StandInStacks {
     public static let image = "kryoform/busybox"
+    /// The file each task of a stack with volumes appends its host name to, in each volume.
+    public static let standInMark = "kryoform-stand-in"
 
     /// Rewrites every service stack under `root/stacks` in place, and drops the resources the
     /// environments' `overrides` give stacks (their replicas stay) and the GPUs their clusters
@@ -22,7 +25,10 @@ public enum StandInStacks {
                   stack["kind"] as? String == "service" else { continue }
             stack["image"] = image
             stack["version"] = "1"
-            stack["command"] = ["sleep", "2147483647"]
+            // Each task leaves its name in every volume it mounts, once a start, then sleeps.
+            let paths = (stack["volumes"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            stack["command"] = paths.isEmpty ? ["sleep", "2147483647"]
+                : ["sh", "-c", "for d in \(paths.joined(separator: " ")); do hostname >> \"$d/\(standInMark)\" || exit 1; done; exec sleep 2147483647"]
             stack["resources"] = ["cpu": 0.01, "memory": "4MiB"]
             for key in ["limits", "health"] { stack[key] = nil }
             try Yams.dump(object: stack, sortKeys: true).write(to: url, atomically: true, encoding: .utf8)

@@ -78,20 +78,42 @@ enum ProviderFactory {
         var wrapped = CloudNodes(base: cloud, environment: environment, project: nodes.project.name, ssh: nodes.project.ssh,
                                  knownHosts: settings.knownHosts, pins: pins, connections: connections)
         let locator = wrapped
-        let configurator = SwarmConfigurator(operations: operations, locate: { try await locator.endpoints() }, stacks: nodes.stacks,
+        var configurator = SwarmConfigurator(operations: operations, locate: { try await locator.endpoints() }, stacks: nodes.stacks,
                                              domain: environment.domain, secretValue: nodes.secrets(environment: environment, projectRoot: projectRoot, variables: variables))
+        configurator.bindings = bindings(environment, stacks: nodes.stacks)
+        let configured = configurator
         wrapped.retire = { address, nodes in
             // No node in a swarm (destroy took it down first, or it was never made): nothing to drain.
             let facts = await operations.facts(of: nodes)
             guard facts.values.contains(where: { (try? $0.get())?.swarm?.isActive == true }) else { return false }
             let wasManager = await operations.swarmRole(of: address, among: nodes) == "manager"
-            try await configurator.retire(address, among: nodes)
+            try await configured.retire(address, among: nodes)
             return wasManager
         }
         wrapped.enroll = { node, asManager, nodes in
             try await operations.enroll(node, asManager: asManager, among: nodes)
         }
-        return (wrapped, configurator)
+        wrapped.mountVolume = { name, devices, node, nodes in
+            _ = try await operations.mount(volume: name, devices: devices, on: node, among: nodes)
+        }
+        wrapped.unmountVolume = { name, node, nodes in
+            // A node that does not answer is going, or gone, with its disk: nothing to unmount.
+            if let failure = await operations.reach([node]).first, !failure.isHostKeyRefusal { return }
+            try await operations.unmount(volume: name, on: node, among: nodes)
+        }
+        wrapped.readMounts = { nodes in
+            var mounts: [String: [String]] = [:]
+            for case let (address, .success(facts)) in await operations.facts(of: nodes) { mounts[address] = facts.mounts }
+            return mounts
+        }
+        return (wrapped, configured)
+    }
+
+    /// Each stack's cluster volumes and where they place it.
+    static func bindings(_ environment: Environment, stacks: [Stack]) -> [String: VolumeBinding] {
+        var bindings: [String: VolumeBinding] = [:]
+        for stack in stacks { bindings[stack.name] = VolumeBinding.of(stack, in: environment) }
+        return bindings
     }
 
     static func staticDrivers(_ environment: Environment, projectRoot: URL, variables: [String: String],

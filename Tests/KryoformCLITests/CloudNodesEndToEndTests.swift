@@ -17,11 +17,15 @@ protocol HostingCloud: Sendable {
     func boots() async -> [FirstBootRecord]
     /// The next boot of the node named `name` leaves the host's own key in place.
     func skipHostKey(forNodeNamed name: String) async
+    /// Runs `body` on each block volume the fake attaches, detaches or grows.
+    func followDisks(_ body: @escaping @Sendable (DiskEvent) -> Void) async
     func stop() async
 }
 
 /// examples/lab's stacks on a cloud: environment `cloud`, one cluster of three nodes that each
-/// manage and run every role, on a fake cloud that hands out the test hosts as its nodes. The
+/// manage and run every role and hold a `cachedata` volume (the `cache` stack's, held to
+/// node.main.1, each start of its task adding a line to the volume's `starts`), on a fake cloud
+/// that hands out the test hosts as its nodes and their volumes as loop devices. The
 /// project's host key policy is `strict`, so a node is only ever reached with a key kryoform
 /// recorded before it connected.
 struct CloudLab {
@@ -30,9 +34,13 @@ struct CloudLab {
     /// The provider's name for node `index` (1-based), as the fake reports it.
     let nodeName: @Sendable (Int) -> String
 
-    static func make(hosts: TestHosts, cloud: HostingCloud, nodeName: @escaping @Sendable (Int) -> String) async throws -> CloudLab {
+    static func make(hosts: TestHosts, disks: LoopDisks, cloud: HostingCloud, nodeName: @escaping @Sendable (Int) -> String) async throws -> CloudLab {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-cloudlab-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: CommandRun.packageRoot.appendingPathComponent("examples/lab"), to: root)
+        await cloud.followDisks { disks.follow($0, on: hosts) }
+        try editFile(root.appendingPathComponent("stacks/cache.yaml")) {
+            $0 = $0.replacingOccurrences(of: "echo ready > /data/state", with: "hostname >> /data/starts")
+        }
         try FileManager.default.removeItem(at: root.appendingPathComponent("environments/lab.yaml"))
         try """
         project: lab
@@ -59,6 +67,7 @@ struct CloudLab {
             roles: [management, application, data]
             nodes: 3
             size: { cpu: 2, memory: 4GiB }
+            volumes: [ { name: cachedata, size: 10GiB } ]
         domain: lab.localhost
         stacks: all
         secrets:
@@ -105,6 +114,22 @@ struct CloudLab {
         await cloud.stop()
         try? FileManager.default.removeItem(at: root)
     }
+
+    /// Where `cachedata` is mounted: each host holding one, with its device and filesystem size,
+    /// and the lines of `starts` on the host whose cache task wrote there.
+    func cacheVolumes() throws -> (devices: [Int: String], sizes: [Int: Int], starts: [Int: [String]]) {
+        var devices: [Int: String] = [:], sizes: [Int: Int] = [:], starts: [Int: [String]] = [:]
+        let hosts = lab.hosts
+        for index in hosts.hosts.indices {
+            guard let device = try hosts.kryoformMounts(index)["/mnt/kryoform/cachedata"] else { continue }
+            devices[index] = device
+            sizes[index] = Int(try hosts.onHost(index, ["/bin/df", "-B1", "--output=size", "/mnt/kryoform/cachedata"]).stdout
+                .split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) ?? "")
+            let lines = try hosts.onHost(index, ["/bin/cat", "/mnt/kryoform/cachedata/data/starts"], check: false).stdout.split(separator: "\n").map(String.init)
+            if !lines.isEmpty { starts[index] = lines }
+        }
+        return (devices, sizes, starts)
+    }
 }
 
 extension TestHosts {
@@ -116,6 +141,11 @@ extension TestHosts {
         _ = try? docker(index, ["swarm", "leave", "--force"])
         let containers = ((try? docker(index, ["ps", "-aq"])) ?? "").split(separator: "\n").map(String.init)
         if !containers.isEmpty { _ = try? docker(index, ["rm", "-f"] + containers) }
+        // A new machine has none of the old one's mounts.
+        if hosts[index].diskDirectory != nil {
+            _ = try? onHost(index, ["/bin/sh", "-c", "for m in /mnt/kryoform/*; do umount -l \"$m\" 2>/dev/null; done; "
+                + "grep -v ' /mnt/kryoform/' /etc/fstab > /etc/fstab.wiped; cat /etc/fstab.wiped > /etc/fstab; rm -f /etc/fstab.wiped"], check: false)
+        }
     }
 }
 
@@ -129,12 +159,15 @@ extension FirstBootRecord {
 @Suite("Cloud nodes: an empty account to a running Swarm, over SSH", .serialized)
 struct CloudNodesEndToEndTests {
     @Test func digitalOcean() async throws {
-        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfc", subnet: "10.231.50", loginUser: "kfcuser")
-        defer { hosts.down() }
+        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfc", subnet: "10.231.50", loginUser: "kfcuser", disks: true)
+        // Disks that hold an xfs filesystem already: kept, not formatted, and grown online
+        // (ext4's online grow needs CAP_SYS_RESOURCE, which this machine's root lacks).
+        let disks = try LoopDisks(sizeMiB: 320, format: "xfs")
+        defer { hosts.down(); disks.remove() }
         let fake = try await FakeDigitalOcean.start(contract: try ProviderDescriptions.digitalOcean())
         await fake.handOut(hosts.hosts.map { FakeNodeHost(address: $0.address, hostKeyPath: $0.hostKeyPath, sshdPIDFile: $0.sshdPIDFile) })
         await fake.whenReleased { host in hosts.wipe(address: host.address) }
-        let cloud = try await CloudLab.make(hosts: hosts, cloud: DigitalOceanHosting(fake: fake), nodeName: { "lab-cloud-main-\($0)" })
+        let cloud = try await CloudLab.make(hosts: hosts, disks: disks, cloud: DigitalOceanHosting(fake: fake), nodeName: { "lab-cloud-main-\($0)" })
         do { try await exercise(cloud, newImage: ("provider:\n", "provider:\n  image: ubuntu-24-04-x64\n")) } catch {
             await cloud.stop()
             throw error
@@ -143,12 +176,15 @@ struct CloudNodesEndToEndTests {
     }
 
     @Test func vultr() async throws {
-        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfv", subnet: "10.231.60", loginUser: "kfvuser")
-        defer { hosts.down() }
+        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfv", subnet: "10.231.60", loginUser: "kfvuser", disks: true)
+        // Disks that hold an xfs filesystem already: kept, not formatted, and grown online
+        // (ext4's online grow needs CAP_SYS_RESOURCE, which this machine's root lacks).
+        let disks = try LoopDisks(sizeMiB: 320, format: "xfs")
+        defer { hosts.down(); disks.remove() }
         let fake = try await FakeVultr.start()
         await fake.handOut(hosts.hosts.map { FakeNodeHost(address: $0.address, hostKeyPath: $0.hostKeyPath, sshdPIDFile: $0.sshdPIDFile) })
         await fake.whenReleased { host in hosts.wipe(address: host.address) }
-        let cloud = try await CloudLab.make(hosts: hosts, cloud: VultrHosting(fake: fake), nodeName: { "lab-cloud-main-\($0)" })
+        let cloud = try await CloudLab.make(hosts: hosts, disks: disks, cloud: VultrHosting(fake: fake), nodeName: { "lab-cloud-main-\($0)" })
         do { try await exercise(cloud, newImage: ("provider:\n", "provider:\n  image: ubuntu-24.04\n")) } catch {
             await cloud.stop()
             throw error
@@ -157,14 +193,17 @@ struct CloudNodesEndToEndTests {
     }
 
     @Test func aws() async throws {
-        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfa", subnet: "10.231.70", loginUser: "kfauser")
-        defer { hosts.down() }
+        let hosts = try TestHosts.up(count: 3, docker: true, prefix: "kfa", subnet: "10.231.70", loginUser: "kfauser", disks: true)
+        // Disks that hold an xfs filesystem already: kept, not formatted, and grown online
+        // (ext4's online grow needs CAP_SYS_RESOURCE, which this machine's root lacks).
+        let disks = try LoopDisks(sizeMiB: 320, format: "xfs")
+        defer { hosts.down(); disks.remove() }
         let moto = try MotoServer.start()
         defer { moto.stop() }
         let proxy = try await HoldingProxy.start(upstream: moto.baseURL, operation: HoldingProxy.ec2Action)
         await proxy.handOut(hosts.hosts.map { FakeNodeHost(address: $0.address, hostKeyPath: $0.hostKeyPath, sshdPIDFile: $0.sshdPIDFile) })
         await proxy.whenReleased { host in hosts.wipe(address: host.address) }
-        let cloud = try await CloudLab.make(hosts: hosts, cloud: EC2Hosting(proxy: proxy, moto: moto.baseURL), nodeName: { "lab-cloud-main-\($0)" })
+        let cloud = try await CloudLab.make(hosts: hosts, disks: disks, cloud: EC2Hosting(proxy: proxy, moto: moto.baseURL), nodeName: { "lab-cloud-main-\($0)" })
         // Another of moto's built-in images replaces the nodes.
         do { try await exercise(cloud, newImage: ("image: \(AWSProject.image)", "image: ami-1e749f67")) } catch {
             await cloud.stop()
@@ -209,6 +248,16 @@ struct CloudNodesEndToEndTests {
             #expect(boot.users.contains(lab.hosts.hosts[0].user), "the user data makes the login user: \(boot.users)")
         }
 
+        // Each node's volume is mounted by UUID; the cache task, held to node.main.1, wrote to its one.
+        let volumes = try cloud.cacheVolumes()
+        #expect(volumes.devices.count == 3 && Set(volumes.devices.values).count == 3, "\(volumes)")
+        #expect(volumes.starts.count == 1 && volumes.starts.values.first?.count == 1, "\(volumes.starts)")
+        for index in volumes.devices.keys {
+            let fstab = try lab.hosts.kryoformFstab(index)
+            #expect(fstab.count == 1 && fstab[0].hasPrefix("UUID=") && fstab[0].contains(" /mnt/kryoform/cachedata xfs "), "\(fstab)")
+        }
+        let firstStart = try #require(volumes.starts.values.first?.first)
+
         // Converged: a second plan finds nothing to do and says nothing is left out.
         let again = transcript.add("plan --detailed-exitcode", await cloud.run(["plan", "-e", "cloud", "--detailed-exitcode"]))
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
@@ -230,6 +279,21 @@ struct CloudNodesEndToEndTests {
         for boot in rebooted.suffix(3) { #expect(newKnown[boot.address] == [boot.installedBlob ?? ""], "\(boot.address): \(newKnown)") }
         let unchanged = await cloud.run(["plan", "-e", "cloud", "--detailed-exitcode"])
         #expect(unchanged.status == 0, "\(unchanged.stdout)\n\(unchanged.stderr)")
+        // The volumes went with their nodes to the new machines, and nothing was formatted
+        // again: the cache's data is there, and its task started on it once more.
+        let moved = try cloud.cacheVolumes()
+        #expect(Set(moved.devices.values) == Set(volumes.devices.values), "\(moved.devices) vs \(volumes.devices)")
+        #expect(moved.starts.count == 1 && moved.starts.values.first?.first == firstStart && (moved.starts.values.first?.count ?? 0) >= 2, "\(moved.starts)")
+
+        // A bigger volume: the provider grows the disk, kryoform the filesystem on it.
+        try lab.edit("environments/cloud.yaml") { text in
+            text = text.replacingOccurrences(of: "{ name: cachedata, size: 10GiB }", with: "{ name: cachedata, size: 20GiB }")
+        }
+        let grown = transcript.add("apply (bigger volume)", await cloud.run(["apply", "-e", "cloud", "--auto-approve"]))
+        #expect(grown.status == 0, "\(grown.stdout)\n\(grown.stderr)")
+        let bigger = try cloud.cacheVolumes()
+        for (index, size) in bigger.sizes { #expect(size > moved.sizes[index] ?? .max, "host \(index): \(size) bytes, before \(moved.sizes[index] ?? 0)") }
+        #expect(bigger.sizes.count == 3)
 
         // Destroy: the account is empty and no engine is in a swarm.
         let destroyed = transcript.add("destroy", await cloud.destroy())
@@ -237,6 +301,9 @@ struct CloudNodesEndToEndTests {
         let left = try await cloud.cloud.objects()
         #expect(left.values.allSatisfy { $0.isEmpty }, "\(left)")
         #expect(try cloud.swarmStates().values.allSatisfy { $0 == "inactive" })
+        for index in lab.hosts.hosts.indices {
+            #expect(try lab.hosts.kryoformMounts(index).isEmpty && lab.hosts.kryoformFstab(index).isEmpty, "unmounted before deleted: host \(index)")
+        }
 
         // A node that does not present the key kryoform gave it is refused, and nothing runs on
         // any node: no engine joins a swarm.
@@ -277,6 +344,8 @@ struct DigitalOceanHosting: HostingCloud {
 
     func skipHostKey(forNodeNamed name: String) async { await fake.skipHostKey(forNodeNamed: name) }
 
+    func followDisks(_ body: @escaping @Sendable (DiskEvent) -> Void) async { await fake.whenDisksChange(body) }
+
     func stop() async { await fake.stop() }
 }
 
@@ -295,6 +364,8 @@ struct VultrHosting: HostingCloud {
     func boots() async -> [FirstBootRecord] { await fake.bootRecords() }
 
     func skipHostKey(forNodeNamed name: String) async { await fake.skipHostKey(forNodeNamed: name) }
+
+    func followDisks(_ body: @escaping @Sendable (DiskEvent) -> Void) async { await fake.whenDisksChange(body) }
 
     func stop() async { await fake.stop() }
 }
@@ -320,6 +391,8 @@ struct EC2Hosting: HostingCloud {
     func boots() async -> [FirstBootRecord] { await proxy.bootRecords() }
 
     func skipHostKey(forNodeNamed name: String) async { await proxy.skipHostKey(forNodeNamed: name) }
+
+    func followDisks(_ body: @escaping @Sendable (DiskEvent) -> Void) async { await proxy.whenDisksChange(body) }
 
     func stop() async { await proxy.stop() }
 }

@@ -9,15 +9,19 @@ import TestSupport
 /// The shipped project's `dev` and `prod` on DigitalOcean, configured over SSH on real test
 /// hosts: the shipped stacks' shape (every stack each environment selects, its role, replicas
 /// or global mode, ports, volumes, secrets, dependencies) with busybox stand-ins for the images
-/// (`StandInStacks`), on a fake DigitalOcean whose droplets are the test hosts.
+/// (`StandInStacks`), on a fake DigitalOcean whose droplets are the test hosts and whose
+/// volumes are loop devices attached to them (`LoopDisks`): postgres writes to the `pgdata`
+/// volume mounted on the data node that holds it.
 @Suite("Shipped dev and prod on DigitalOcean nodes, over SSH", .serialized)
 struct ShippedCloudEndToEndTests {
     @Test func devThenProd() async throws {
-        let hosts = try TestHosts.up(count: 8, docker: true, prefix: "kfk", subnet: "10.231.90", loginUser: "kfkuser")
-        defer { hosts.down() }
+        let hosts = try TestHosts.up(count: 8, docker: true, prefix: "kfk", subnet: "10.231.90", loginUser: "kfkuser", disks: true)
+        let disks = try LoopDisks()
+        defer { hosts.down(); disks.remove() }
         let fake = try await FakeDigitalOcean.start(contract: try ProviderDescriptions.digitalOcean())
         await fake.handOut(hosts.hosts.map { FakeNodeHost(address: $0.address, hostKeyPath: $0.hostKeyPath, sshdPIDFile: $0.sshdPIDFile) })
         await fake.whenReleased { host in hosts.wipe(address: host.address) }
+        await fake.whenDisksChange { disks.follow($0, on: hosts) }
         let root = try shippedProjectCopy(prefix: "kryoform-shipped-cloud", configureNodes: true)
         defer { try? FileManager.default.removeItem(at: root) }
         try ShippedCloud.point(root, at: await fake.baseURL, hosts: hosts)
@@ -26,7 +30,7 @@ struct ShippedCloudEndToEndTests {
         variables["DIGITALOCEAN_TOKEN"] = await fake.token
         variables["KRYOFORM_TEST_KEY"] = hosts.key
 
-        for (name, nodes) in [("dev", 1), ("prod", 8)] {
+        for (name, nodes, dataNodes) in [("dev", 1, 1), ("prod", 8, 3)] {
             let run = { (arguments: [String]) in await CommandRun.runDetached(arguments + ["--no-color"], in: root, environment: variables) }
             let applied = await run(["apply", "-e", name, "--auto-approve"])
             #expect(applied.status == 0, "\(name): \(applied.stdout)\n\(applied.stderr)")
@@ -39,11 +43,24 @@ struct ShippedCloudEndToEndTests {
                 #expect(replicas == nil ? running.split(separator: "/").first == running.split(separator: "/").last : running == "\(replicas ?? 0)/\(replicas ?? 0)",
                         "\(name): \(service) runs \(running), wants \(replicas.map(String.init) ?? "global")")
             }
+            // Every data node has its own pgdata disk mounted, by UUID in its fstab; postgres, one
+            // task, runs on the one that holds its data and wrote there.
+            let pgdata = try hosts.volume("pgdata")
+            #expect(pgdata.count == dataNodes && Set(pgdata.map(\.device)).count == dataNodes, "\(name): \(pgdata)")
+            #expect(pgdata.filter { !$0.mark.isEmpty }.count == 1, "\(name): postgres wrote to one pgdata volume: \(pgdata)")
+            for volume in pgdata {
+                #expect(try hosts.kryoformFstab(volume.host).map { $0.split(separator: " ").prefix(3).dropFirst().joined(separator: " ") } == ["/mnt/kryoform/pgdata ext4"])
+                #expect(try hosts.kryoformFstab(volume.host).allSatisfy { $0.hasPrefix("UUID=") })
+            }
             let again = await run(["plan", "-e", name, "--detailed-exitcode"])
             #expect(again.status == 0 && !again.stdout.contains("note:"), "\(name): \(again.stdout)\n\(again.stderr)")
             let destroyed = await run(["destroy", "-e", name, "--auto-approve", "--allow-destroy"])
             #expect(destroyed.status == 0, "\(name): \(destroyed.stdout)\n\(destroyed.stderr)")
             #expect(await fake.inventory().values.allSatisfy { $0.isEmpty })
+            // Unmounted and out of fstab before the disks were deleted.
+            for index in hosts.hosts.indices {
+                #expect(try hosts.kryoformMounts(index).isEmpty && hosts.kryoformFstab(index).isEmpty, "\(name): host \(index)")
+            }
         }
         await fake.stop()
     }

@@ -131,9 +131,14 @@ public struct DesiredStateBuilder {
                     let volumeAddress = ResourceAddress.volume(cluster: cluster.name, index: index, name: volume.name)
                     let gibibytes = Int((volume.size.gibibytes).rounded(.up))
                     volumesByName[volume.name, default: []].append((volumeAddress, cluster.roles))
+                    var volumeAttributes: Attributes = ["size_gib": String(gibibytes), "region": region, "node": address.rawValue]
+                    // On a cloud whose nodes kryoform configures, the volume is mounted on its node too.
+                    if environment.configuresNodes && environment.provider.name != .sandbox {
+                        volumeAttributes[VolumeMount.attribute] = VolumeMount.mountPoint(volume.name)
+                    }
                     resources.append(DesiredResource(
                         address: volumeAddress, kind: .volume,
-                        attributes: ["size_gib": String(gibibytes), "region": region, "node": address.rawValue],
+                        attributes: volumeAttributes,
                         dependsOn: [address],
                         notes: ["size_gib": "\(Money.format(Double(gibibytes) * catalog.volumePricePerGiB, currency: catalog.currency))/mo"]))
                 }
@@ -186,6 +191,7 @@ public struct DesiredStateBuilder {
         }
         if !stack.secrets.isEmpty { attributes["secrets"] = stack.secrets.sorted().joined(separator: ",") }
         if !stack.volumes.isEmpty { attributes["volumes"] = stack.volumes.map { "\($0.name):\($0.path)" }.joined(separator: ",") }
+        if let binding = VolumeBinding.of(stack, in: environment) { attributes["placement"] = binding.summary }
         // Everything else that shapes the deployment, as a digest: a change redeploys.
         var rest = "command=\(stack.command ?? [])\n"
         for (key, value) in stack.environment.sorted(by: { $0.key < $1.key }) { rest += "env \(key)=\(value)\n" }

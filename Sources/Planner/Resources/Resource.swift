@@ -81,6 +81,7 @@ public enum ResourceSchema {
             }
             return .inPlace("grow in place")
         case (.volume, "node"): return .inPlace("re-attach")
+        case (.volume, VolumeMount.attribute): return .inPlace("mount on its node")
         case (.volume, _), (.network, _): return .replace("forces replacement")
         case (.sshKey, "public_key"): return .replace("a key cannot be changed; forces replacement")
         case (.firewall, _): return .inPlace("rules updated in place")

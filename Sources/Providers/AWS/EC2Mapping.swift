@@ -229,13 +229,19 @@ struct EC2Observation {
         }
         for volume in volumes {
             guard let address = EC2Naming.address(volume.tags), address.kind == .volume else { continue }
-            let attached = volume.attachments.first { $0.status != "detached" }?.instanceId
+            let attachment = volume.attachments.first { $0.status != "detached" }
+            let attached = attachment?.instanceId
             var resource = ObservedResource(address: address, kind: .volume, providerID: volume.volumeId, attributes: [
                 "size_gib": String(volume.size ?? 0), "region": region,
                 "node": attached.flatMap { instanceAddresses[$0]?.rawValue } ?? (attached.map { "instance \($0)" } ?? ""),
             ])
             if let attached { resource.details["instance_id"] = attached }
             if let zone = volume.availabilityZone { resource.details["availability_zone"] = zone }
+            // On Nitro instances an EBS volume is an NVMe disk whose serial is the volume id
+            // without its dash; on Xen ones it keeps the attachment's device name (sdf → xvdf).
+            var devices = ["/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_" + volume.volumeId.replacingOccurrences(of: "-", with: "")]
+            if let device = attachment?.device { devices += [device, device.replacingOccurrences(of: "/dev/sd", with: "/dev/xvd")] }
+            resource.details[VolumeMount.deviceDetail] = devices.joined(separator: " ")
             resources.append(resource)
         }
         return resources

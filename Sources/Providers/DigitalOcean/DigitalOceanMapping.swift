@@ -211,6 +211,8 @@ struct Observation {
                 "node": attached.flatMap { dropletAddresses[$0]?.rawValue } ?? (attached.map { "droplet \($0)" } ?? ""),
             ])
             if let attached { resource.details["droplet_id"] = String(attached) }
+            // DigitalOcean attaches a volume as a SCSI disk named after the volume.
+            resource.details[VolumeMount.deviceDetail] = "/dev/disk/by-id/scsi-0DO_Volume_\(volume.name)"
             resources.append(resource)
         }
         return resources

@@ -33,6 +33,8 @@ enum Vultr {
         /// The instance's id, or empty when the block is detached.
         var attached_to_instance: String?
         var status: String?
+        /// The disk's name under /dev/disk/by-id (after `virtio-`) on the instance it is attached to.
+        var mount_id: String?
 
         var attachedInstance: String? { attached_to_instance.flatMap { $0.isEmpty ? nil : $0 } }
     }

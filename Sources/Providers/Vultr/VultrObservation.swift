@@ -56,6 +56,8 @@ struct VultrObservation {
                 "node": attached.flatMap { instanceAddresses[$0]?.rawValue } ?? (attached.map { "instance \($0)" } ?? ""),
             ])
             if let attached { resource.details["instance_id"] = attached }
+            // Vultr: "when mounted the ID can be found in /dev/disk/by-id prefixed with virtio".
+            if let mount = block.mount_id, !mount.isEmpty { resource.details[VolumeMount.deviceDetail] = "/dev/disk/by-id/virtio-\(mount)" }
             resources.append(resource)
         }
         return resources

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Planner
 import Spec
 import Yams
 
@@ -18,9 +19,12 @@ public struct StackDeployment: Hashable, Sendable {
     /// The attributes kryoform compares for this stack; recorded on the service so observation
     /// reads back exactly what was deployed.
     public var attributes: [String: String]
+    /// The stack's volumes that are cluster volumes, bound to their mounts, and where that places it.
+    public var binding: VolumeBinding?
 
     public init(stack: Stack, project: String, environment: String, network: String, domain: String?,
-                secretNames: [String: String], attributes: [String: String]) {
+                secretNames: [String: String], attributes: [String: String], binding: VolumeBinding? = nil) {
+        self.binding = binding
         self.stack = stack
         self.project = project
         self.environment = environment
@@ -50,6 +54,10 @@ public enum ServiceLabel {
     public static let attributes = "kryoform.attributes"
     /// SHA-256 of the Compose file that deployed the service (without this label).
     public static let composeHash = "kryoform.compose-hash"
+    /// The node a stack is held to by the cluster volume its data is on. Drains and joins do
+    /// not wait for such a stack, which can run nowhere else; mounting its volume on the node
+    /// that replaces its own does.
+    public static let pinnedNode = "kryoform.volume-node"
 }
 
 /// Node labels kryoform puts on swarm nodes.
@@ -59,6 +67,9 @@ public enum NodeLabel {
     /// `kryoform.role.<role>=true`: what placement constraints test, so a node with several
     /// roles takes the stacks of each.
     public static func role(_ role: String) -> String { "kryoform.role.\(role)" }
+
+    /// `kryoform.volume.<name>=true`: the cluster volume `name` is mounted on the node.
+    public static func volume(_ name: String) -> String { "kryoform.volume.\(name)" }
 
     /// The labels a node with `roles` carries.
     public static func labels(roles: [String]) -> [String: String] {
@@ -107,15 +118,34 @@ public struct ComposeFile: Hashable, Sendable {
                 ["target": port.target, "published": port.published ?? port.target, "protocol": port.protocol.rawValue, "mode": "ingress"]
             }
         }
-        if !stack.volumes.isEmpty { service["volumes"] = stack.volumes.map { "\($0.name):\($0.path)" } }
+        let bound = Set(deployment.binding?.volumes ?? [])
+        if !stack.volumes.isEmpty {
+            service["volumes"] = stack.volumes.map { volume -> Any in
+                guard bound.contains(volume.name) else { return "\(volume.name):\(volume.path)" }
+                return ["type": "bind", "source": VolumeMount.dataPath(volume.name), "target": volume.path] as [String: Any]
+            }
+        }
         if !stack.secrets.isEmpty {
             service["secrets"] = stack.secrets.sorted().map { secret -> [String: Any] in
                 ["source": deployment.secretNames[secret] ?? secret, "target": secret]
             }
         }
+        var constraints = ["node.labels.\(NodeLabel.role(stack.role)) == true"]
+        var placement: [String: Any] = [:]
+        if let binding = deployment.binding {
+            // Only where the volume is mounted; a stack of one task on the one node that holds
+            // its data, others one task a node (each on that node's volume).
+            constraints += binding.volumes.map { "node.labels.\(NodeLabel.volume($0)) == true" }
+            if let pinned = binding.pinnedNode {
+                constraints.append("node.labels.\(NodeLabel.address) == \(pinned)")
+            } else if stack.mode == .replicated {
+                placement["max_replicas_per_node"] = 1
+            }
+        }
+        placement["constraints"] = constraints
         var deploy: [String: Any] = [
             "mode": stack.mode.rawValue,
-            "placement": ["constraints": ["node.labels.\(NodeLabel.role(stack.role)) == true"]],
+            "placement": placement,
             "labels": labels(deployment, composeHash: composeHash),
             "restart_policy": ["condition": "any", "delay": "5s"],
             "update_config": ["parallelism": 1, "failure_action": "rollback", "order": "start-first"],
@@ -134,8 +164,9 @@ public struct ComposeFile: Hashable, Sendable {
             "services": [stack.name: service],
             "networks": [deployment.network: ["external": true, "name": deployment.network]],
         ]
-        if !stack.volumes.isEmpty {
-            document["volumes"] = Dictionary(uniqueKeysWithValues: stack.volumes.map { ($0.name, [String: Any]()) })
+        let named = stack.volumes.filter { !bound.contains($0.name) }
+        if !named.isEmpty {
+            document["volumes"] = Dictionary(named.map { ($0.name, [String: Any]()) }, uniquingKeysWith: { first, _ in first })
         }
         if !stack.secrets.isEmpty {
             document["secrets"] = Dictionary(uniqueKeysWithValues: stack.secrets.map { secret in
@@ -155,6 +186,7 @@ public struct ComposeFile: Hashable, Sendable {
             "\(ServiceLabel.attributes)=\(encodeAttributes(deployment.attributes))",
         ]
         if let composeHash { labels.append("\(ServiceLabel.composeHash)=\(composeHash)") }
+        if let pinned = deployment.binding?.pinnedNode { labels.append("\(ServiceLabel.pinnedNode)=\(pinned)") }
         if !stack.routes.isEmpty {
             labels.append("traefik.enable=true")
             labels.append("traefik.docker.network=\(deployment.network)")

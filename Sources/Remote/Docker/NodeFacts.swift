@@ -1,4 +1,5 @@
 import Foundation
+import Planner
 
 /// What one host says about itself in one round trip: OS, Docker, its swarm membership and, on a
 /// manager, the swarm's nodes and the services kryoform deployed.
@@ -17,6 +18,8 @@ public struct NodeFacts: Hashable, Sendable {
     public var swarm: SwarmMembership?
     /// Present when the host is a manager.
     public var cluster: ClusterFacts?
+    /// The cluster volumes mounted on the host (the names under `/mnt/kryoform`).
+    public var mounts: [String] = []
 
     public var isRoot: Bool { userID == 0 }
 
@@ -180,6 +183,7 @@ public enum NodeFactsScript {
         echo "@@os"; ( . /etc/os-release 2>/dev/null && echo "$ID $VERSION_ID" )
         echo "@@uid"; id -u
         echo "@@hostname"; hostname
+        echo "@@mounts"; cut -d ' ' -f 2 /proc/mounts 2>/dev/null | grep '^/mnt/kryoform/[^/]*$' || true
         if ! command -v docker >/dev/null 2>&1; then echo "@@docker-missing"; exit 0; fi
         echo "@@docker"; docker version --format '{{.Server.Version}}' 2>&1 | head -n 3
         echo "@@swarm"; docker info --format '{{json .Swarm}}' 2>/dev/null
@@ -212,6 +216,8 @@ public enum NodeFactsScript {
             return value.isEmpty ? nil : value
         }
         var facts = NodeFacts(os: text("os"), userID: text("uid").flatMap { Int($0) }, hostname: text("hostname"), docker: .missing)
+        let mountRoot = VolumeMount.mountPoint("")
+        facts.mounts = (sections["mounts"] ?? []).filter { $0.hasPrefix(mountRoot) }.map { String($0.dropFirst(mountRoot.count)) }.sorted()
         guard sections["docker-missing"] == nil else { return facts }
         let version = text("docker") ?? ""
         let decoder = JSONDecoder()

@@ -13,10 +13,17 @@ struct DrainProgress: Hashable, Sendable {
     /// The separator between the two parts of `script`'s output.
     static let marker = "@@kf-node-tasks"
 
-    /// One read of both: the environment's services with their replicas, then the node's tasks.
+    /// The separator before the services held to a node by their volume.
+    static let pinnedMarker = "@@kf-node-pinned"
+
+    /// One read of all three: the environment's services with their replicas, the node's
+    /// tasks, and the services held to a node by the cluster volume their data is on. Those
+    /// are not waited for: draining another node never moves them, and draining theirs stops
+    /// them until the volume is mounted on the node that replaces it (`mount` waits for them).
     static func script(nodeID: String, project: String, environment: String) -> String {
-        "docker service ls --filter label=\(ServiceLabel.project)=\(shellQuote(project)) --filter label=\(ServiceLabel.environment)=\(shellQuote(environment)) "
-            + "--format '{{.Name}} {{.Replicas}}' && echo '\(marker)' && docker node ps \(shellQuote(nodeID)) --format '{{.Name}} {{.CurrentState}}'"
+        let filter = "--filter label=\(ServiceLabel.project)=\(shellQuote(project)) --filter label=\(ServiceLabel.environment)=\(shellQuote(environment))"
+        return "docker service ls \(filter) --format '{{.Name}} {{.Replicas}}' && echo '\(marker)' && docker node ps \(shellQuote(nodeID)) --format '{{.Name}} {{.CurrentState}}'"
+            + " && echo '\(pinnedMarker)' && docker service ls \(filter) --filter label=\(ServiceLabel.pinnedNode) --format '{{.Name}}'"
     }
 
     /// Task states of a task that is on the node and not finished.
@@ -25,12 +32,14 @@ struct DrainProgress: Hashable, Sendable {
     /// Reads `script`'s output. A service is short when its running tasks (`1/2`) are fewer than
     /// wanted; a task counts as on the node while its current state is a live one.
     static func parse(_ output: String) -> DrainProgress {
-        let parts = output.components(separatedBy: "\(marker)\n")
+        let held = output.components(separatedBy: "\(pinnedMarker)\n")
+        let pinned = Set((held.count > 1 ? held[1] : "").split(separator: "\n").map(String.init))
+        let parts = (held.first ?? "").components(separatedBy: "\(marker)\n")
         var services: [String] = []
         var short: [String] = []
         for line in (parts.first ?? "").split(separator: "\n") {
             let fields = line.split(separator: " ")
-            guard fields.count >= 2 else { continue }
+            guard fields.count >= 2, !pinned.contains(String(fields[0])) else { continue }
             services.append(String(fields[0]))
             let counts = fields[1].split(separator: "/").compactMap { Int($0) }
             if counts.count == 2, counts[0] < counts[1] { short.append("\(fields[0]) \(fields[1])") }

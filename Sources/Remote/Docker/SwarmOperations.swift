@@ -247,14 +247,8 @@ public struct SwarmOperations: Sendable {
                 } else if !wantsManager && swarmNode.role == "manager" && node.address != leader.address {
                     try await shell.run(Self.nodeChange("docker node demote \(nodeID)"), on: leader, mutating: true, what: "docker node demote \(node.address)")
                 }
-                var wanted = NodeLabel.labels(roles: node.roles)
-                wanted[NodeLabel.address] = node.address
-                let stale = swarmNode.labels.keys.filter { $0.hasPrefix("kryoform.") && wanted[$0] == nil }.sorted()
-                let changed = wanted.filter { swarmNode.labels[$0.key] != $0.value }.sorted { $0.key < $1.key }
-                if !stale.isEmpty || !changed.isEmpty {
-                    let arguments = changed.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" } + stale.map { "--label-rm \(shellQuote($0))" }
-                    try await shell.run(Self.nodeChange("docker node update \(arguments.joined(separator: " ")) \(nodeID)"), on: leader, mutating: true,
-                                        what: "labelling \(node.address)")
+                if let command = Self.labelling(node, as: swarmNode, facts: facts[node.address]) {
+                    try await shell.run(command, on: leader, mutating: true, what: "labelling \(node.address)")
                 }
             } catch {
                 failures.append(Self.remoteError(error, node: node))
@@ -315,8 +309,7 @@ public struct SwarmOperations: Sendable {
         guard let nodeID = try await facts(of: node).swarm?.nodeID, !nodeID.isEmpty else {
             throw RemoteError(host: node.target.name, message: "joined the swarm but reports no node id")
         }
-        var labels = NodeLabel.labels(roles: node.roles)
-        labels[NodeLabel.address] = node.address
+        let labels = Self.labels(of: node, facts: nodeFacts)
         let arguments = labels.sorted { $0.key < $1.key }.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" }
         try await shell.run(Self.nodeChange("docker node update \(arguments.joined(separator: " ")) \(nodeID)"), on: leader, mutating: true, what: "labelling \(node.address)")
         for stale in listed where stale.labels[NodeLabel.address] == node.address && stale.id != nodeID && stale.state == "down" {
@@ -337,6 +330,56 @@ public struct SwarmOperations: Sendable {
             }
             try await Task.sleep(for: .seconds(1))
         }
+    }
+
+    /// The labels `node` carries: its roles, its address, and each of its cluster volumes that
+    /// `facts` say is mounted.
+    static func labels(of node: NodeEndpoint, facts: NodeFacts?) -> [String: String] {
+        var labels = NodeLabel.labels(roles: node.roles)
+        labels[NodeLabel.address] = node.address
+        for volume in node.volumes where facts?.mounts.contains(volume) == true { labels[NodeLabel.volume(volume)] = "true" }
+        return labels
+    }
+
+    /// Labels `node` with what it carries now (`labels(of:facts:)`), on a manager among
+    /// `nodes`: after one of its volumes is mounted or unmounted. A node not in a swarm yet is
+    /// left to `converge`, which labels it when it joins.
+    public func relabel(_ node: NodeEndpoint, among nodes: [NodeEndpoint]) async throws {
+        let nodeFacts = try await facts(of: node)
+        guard let nodeID = nodeFacts.swarm?.nodeID, !nodeID.isEmpty, nodeFacts.swarm?.isActive == true else { return }
+        try await onAManager(among: nodes, preferringOthersThan: node) { leader, leaderFacts in
+            guard let swarmNode = leaderFacts.cluster?.nodes.first(where: { $0.id == nodeID }),
+                  let command = Self.labelling(node, as: swarmNode, facts: nodeFacts) else { return }
+            try await shell.run(command, on: leader, mutating: true, what: "labelling \(node.address)")
+        }
+    }
+
+    /// Runs `body` on a manager among `nodes` (others than `node` first), found again and run
+    /// again up to five times, 2 s apart, when it fails: while nodes are replaced one at a
+    /// time, the manager found may be demoted or leave before `body` is done. Nothing is run
+    /// where no node manages.
+    func onAManager(among nodes: [NodeEndpoint], preferringOthersThan node: NodeEndpoint,
+                    _ body: (NodeEndpoint, NodeFacts) async throws -> Void) async throws {
+        var attempt = 0
+        while true {
+            guard let (leader, leaderFacts) = try? await manager(among: nodes.filter { $0.address != node.address } + [node]) else { return }
+            do { return try await body(leader, leaderFacts) } catch {
+                attempt += 1
+                guard attempt < 5 else { throw error }
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    /// The `docker node update` that gives `swarmNode` the labels `node` should carry and takes
+    /// off kryoform's labels it should not; nil when they are right already.
+    static func labelling(_ node: NodeEndpoint, as swarmNode: SwarmNode, facts: NodeFacts?) -> String? {
+        let wanted = labels(of: node, facts: facts)
+        let stale = swarmNode.labels.keys.filter { $0.hasPrefix("kryoform.") && wanted[$0] == nil }.sorted()
+        let changed = wanted.filter { swarmNode.labels[$0.key] != $0.value }.sorted { $0.key < $1.key }
+        guard !stale.isEmpty || !changed.isEmpty else { return nil }
+        let arguments = changed.map { "--label-add \(shellQuote("\($0.key)=\($0.value)"))" } + stale.map { "--label-rm \(shellQuote($0))" }
+        return nodeChange("docker node update \(arguments.joined(separator: " ")) \(shellQuote(swarmNode.id))")
     }
 
     /// Facts of `node` with Docker running, installing it first where it is missing, and its

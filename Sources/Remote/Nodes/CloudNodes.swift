@@ -18,8 +18,8 @@ public struct CloudNodes: CloudProvider {
     public let ssh: Project.SSH
     public let knownHosts: KnownHosts
     public let pins: HostKeyPins
-    /// Each cluster's roles and GPUs per node, from the environment.
-    public let clusters: [String: (roles: [String], gpus: Int)]
+    /// Each cluster's roles, GPUs and volume names per node, from the environment.
+    public let clusters: [String: (roles: [String], gpus: Int, volumes: [String])]
     /// The SSH sessions of this run: a deleted node's are closed.
     public let connections: NodeConnections?
     /// Drains a node and takes it out of the swarm, called before the provider deletes it;
@@ -27,6 +27,13 @@ public struct CloudNodes: CloudProvider {
     public var retire: (@Sendable (_ address: String, _ nodes: [NodeEndpoint]) async throws -> Bool)?
     /// Joins a node that replaces a retired one to the swarm, as soon as it is ready.
     public var enroll: (@Sendable (_ node: NodeEndpoint, _ asManager: Bool, _ nodes: [NodeEndpoint]) async throws -> Void)?
+    /// Mounts a volume on its node once the provider has made, grown or re-attached it
+    /// (`SwarmOperations.mount`).
+    public var mountVolume: (@Sendable (_ name: String, _ devices: [String], _ node: NodeEndpoint, _ nodes: [NodeEndpoint]) async throws -> Void)?
+    /// Unmounts a volume on its node before the provider deletes it.
+    public var unmountVolume: (@Sendable (_ name: String, _ node: NodeEndpoint, _ nodes: [NodeEndpoint]) async throws -> Void)?
+    /// The cluster volumes mounted on each node, by node address (a node that does not answer is left out).
+    public var readMounts: (@Sendable (_ nodes: [NodeEndpoint]) async -> [String: [String]])?
     private let directory = CloudNodeDirectory()
 
     public init(base: CloudProvider, environment: Environment, project: String, ssh: Project.SSH, knownHosts: KnownHosts, pins: HostKeyPins,
@@ -37,11 +44,11 @@ public struct CloudNodes: CloudProvider {
         self.ssh = ssh
         self.knownHosts = knownHosts
         self.pins = pins
-        var clusters: [String: (roles: [String], gpus: Int)] = [:]
+        var clusters: [String: (roles: [String], gpus: Int, volumes: [String])] = [:]
         for cluster in environment.clusters {
             var gpus = 0
             if case .neutral(_, _, _, let count) = cluster.size { gpus = count }
-            clusters[cluster.name] = (cluster.roles, gpus)
+            clusters[cluster.name] = (cluster.roles, gpus, cluster.volumes.map(\.name))
         }
         self.clusters = clusters
     }
@@ -52,9 +59,22 @@ public struct CloudNodes: CloudProvider {
     /// and each node must have a host key of its own.
     public func batchLimit(_ kind: ResourceKind) -> Int { kind == .node ? 1 : base.batchLimit(kind) }
 
+    /// What the provider reports; each attached volume says where it is mounted on its node,
+    /// as the node says (nothing where it is not mounted, or the node does not answer).
     public func observe(_ scope: ResourceScope) async throws -> [ObservedResource] {
         let base = self.base
-        return try await directory.refresh { try await base.observe(scope) }
+        var resources = try await directory.refresh { try await base.observe(scope) }
+        guard let readMounts, resources.contains(where: { $0.kind == .volume }) else { return resources }
+        let nodes = try await endpoints()
+        let holders = Set(resources.filter { $0.kind == .volume }.compactMap { $0.attributes["node"] })
+        let mounts = await readMounts(nodes.filter { holders.contains($0.address) })
+        for index in resources.indices where resources[index].kind == .volume {
+            let name = VolumeMount.name(of: resources[index].address)
+            if let node = resources[index].attributes["node"], mounts[node]?.contains(name) == true {
+                resources[index].attributes[VolumeMount.attribute] = VolumeMount.mountPoint(name)
+            }
+        }
+        return resources
     }
 
     public func create(_ requests: [ResourceRequest]) async -> [Result<ObservedResource, ProviderError>] {
@@ -78,8 +98,15 @@ public struct CloudNodes: CloudProvider {
         var results: [Result<ObservedResource, ProviderError>] = []
         for request in requests {
             if let refusal = refused[request.address] { results.append(.failure(refusal)); continue }
-            let result = made.next() ?? .failure(ProviderError(.failed, "\(request.address) was not sent"))
-            if case .success(let resource) = result, resource.kind == .node { await directory.record(resource, made: true) }
+            var result = made.next() ?? .failure(ProviderError(.failed, "\(request.address) was not sent"))
+            if case .success(let resource) = result {
+                if resource.kind == .node { await directory.record(resource, made: true) }
+                if resource.kind == .volume {
+                    do { result = .success(try await mounted(resource, wanted: request)) } catch {
+                        result = .failure(Self.unmounted(resource, error))
+                    }
+                }
+            }
             results.append(result)
         }
         return results
@@ -88,10 +115,48 @@ public struct CloudNodes: CloudProvider {
     public func update(_ request: ResourceRequest) async throws -> ObservedResource {
         let resource = try await base.update(request)
         if resource.kind == .node { await directory.record(resource, made: false) }
-        return resource
+        guard resource.kind == .volume else { return resource }
+        do { return try await mounted(resource, wanted: request) } catch { throw Self.unmounted(resource, error) }
+    }
+
+    /// A volume the provider made or changed, mounted on its node where the plan asks for it
+    /// (grown, when the disk grew). The provider's answer may not list the device yet: the
+    /// volume is then read again.
+    func mounted(_ volume: ObservedResource, wanted request: ResourceRequest) async throws -> ObservedResource {
+        guard let mountVolume, request.attributes[VolumeMount.attribute] != nil, let holder = request.attributes["node"], !holder.isEmpty else { return volume }
+        var volume = volume
+        if VolumeMount.devices(of: volume).isEmpty {
+            let base = self.base, scope = self.scope
+            if let listed = try await base.observe(scope).first(where: { $0.kind == .volume && $0.providerID == volume.providerID }) {
+                volume.details = volume.details.merging(listed.details) { _, listed in listed }
+            }
+        }
+        let nodes = try await endpoints()
+        guard let node = nodes.first(where: { $0.address == holder }) else {
+            throw ProviderError(.failed, "\(holder) has no address to reach it on", fix: "apply again once the provider reports one")
+        }
+        let name = VolumeMount.name(of: volume.address)
+        try await mountVolume(name, VolumeMount.devices(of: volume), node, nodes)
+        volume.attributes[VolumeMount.attribute] = VolumeMount.mountPoint(name)
+        return volume
+    }
+
+    /// A volume the provider holds that could not be mounted: the next plan shows it unmounted.
+    static func unmounted(_ volume: ObservedResource, _ error: Error) -> ProviderError {
+        let cause = SwarmConfigurator.providerError(error)
+        return ProviderError(cause.kind, "\(volume.address) is made and attached, but not mounted: \(cause.message)",
+                             fix: cause.fix ?? "apply again to mount it")
     }
 
     public func delete(_ resource: ObservedResource) async throws {
+        if resource.kind == .volume, let unmountVolume, resource.attributes[VolumeMount.attribute] != nil,
+           let holder = resource.attributes["node"], let node = try await endpoints().first(where: { $0.address == holder }) {
+            // Unmounted first, so no filesystem is cut from under the node.
+            do { try await unmountVolume(VolumeMount.name(of: resource.address), node, try await endpoints()) } catch {
+                let cause = SwarmConfigurator.providerError(error)
+                throw ProviderError(cause.kind, "\(resource.address): cannot unmount it before it is deleted: \(cause.message)", fix: cause.fix)
+            }
+        }
         guard resource.kind == .node else { return try await base.delete(resource) }
         if let retire {
             let wasManager = try await retire(resource.address.rawValue, try await endpoints())
@@ -158,7 +223,8 @@ public struct CloudNodes: CloudProvider {
             endpoints.append(NodeEndpoint(address: node.address.rawValue,
                                           target: SSHTarget(name: node.address.rawValue, host: host, port: ssh.port, user: ssh.user),
                                           roles: clusters[cluster]?.roles ?? [], advertiseAddress: privateAddress ?? host,
-                                          firstBoot: FirstBoot(sshPatience: patience), gpus: gpus(of: node, cluster: cluster, sizes: sizes)))
+                                          firstBoot: FirstBoot(sshPatience: patience), gpus: gpus(of: node, cluster: cluster, sizes: sizes),
+                                          volumes: clusters[cluster]?.volumes ?? []))
         }
         return endpoints
     }

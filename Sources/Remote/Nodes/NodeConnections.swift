@@ -13,10 +13,13 @@ public struct NodeEndpoint: Hashable, Sendable {
     public var firstBoot: FirstBoot?
     /// How many GPUs the node has, advertised to the swarm as `NVIDIA-GPU` generic resources.
     public var gpus: Int
+    /// The names of the cluster volumes it holds: each is labelled on the node once mounted.
+    public var volumes: [String]
 
     public init(address: String, target: SSHTarget, roles: [String], advertiseAddress: String? = nil, firstBoot: FirstBoot? = nil,
-                gpus: Int = 0) {
+                gpus: Int = 0, volumes: [String] = []) {
         self.address = address
+        self.volumes = volumes
         self.target = target
         self.roles = roles
         self.advertiseAddress = advertiseAddress ?? target.host

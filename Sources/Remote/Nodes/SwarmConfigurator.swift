@@ -16,6 +16,8 @@ public struct SwarmConfigurator: ResourceDriver {
     /// A secret's value by its name in the stack specs.
     public let secretValue: @Sendable (String) throws -> Data
     public var deployWait: Duration = .seconds(180)
+    /// Each stack's cluster volumes and where they place it (`VolumeBinding.of`), by stack name.
+    public var bindings: [String: VolumeBinding] = [:]
     private let notes = NoteBoard()
 
     public init(operations: SwarmOperations, locate: @escaping Locator, stacks: [Stack], domain: String?,
@@ -168,7 +170,8 @@ public struct SwarmConfigurator: ResourceDriver {
                 names[secret] = StackDeployment.secretName(stack: name, secret: secret, value: value)
             }
             let deployment = StackDeployment(stack: stack, project: operations.project, environment: operations.environment,
-                                             network: operations.network, domain: domain, secretNames: names, attributes: request.attributes)
+                                             network: operations.network, domain: domain, secretNames: names, attributes: request.attributes,
+                                             binding: bindings[name])
             let (manager, _) = try await operations.manager(among: Self.managersFirst(nodes))
             let deployed = try await operations.deploy(deployment, secrets: values, on: manager, waitLimit: deployWait)
             var details = ["tasks": deployed.tasks]
