@@ -318,16 +318,24 @@ public struct SwarmOperations: Sendable {
         }
         // Its place is taken once the services run all their tasks again (a global one on it too),
         // before the next node is retired.
+        let script = DrainProgress.script(nodeID: nodeID, project: project, environment: environment)
+        try await waitUntilNoneShort(read: {
+            DrainProgress.parse(try await shell.run(script, on: leader, mutating: false, what: "reading the services (\(node.address) joined)")).short
+        }, failure: { short in
+            RemoteError(host: node.target.name, message: "joined the swarm, but after \(drainWait) these services still run fewer tasks than they want: \(short.prefix(6).joined(separator: ", "))",
+                        fix: "see docker service ps on a manager; apply again once they run")
+        })
+    }
+
+    /// Reads the services short of their wanted tasks every second until none is, and throws
+    /// `failure` of the last read when `drainWait` passes first.
+    func waitUntilNoneShort(read: () async throws -> [String], failure: ([String]) -> RemoteError) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + drainWait
-        let script = DrainProgress.script(nodeID: nodeID, project: project, environment: environment)
         while true {
-            let short = DrainProgress.parse(try await shell.run(script, on: leader, mutating: false, what: "reading the services (\(node.address) joined)")).short
+            let short = try await read()
             if short.isEmpty { return }
-            if clock.now >= deadline {
-                throw RemoteError(host: node.target.name, message: "joined the swarm, but after \(drainWait) these services still run fewer tasks than they want: \(short.prefix(6).joined(separator: ", "))",
-                                  fix: "see docker service ps on a manager; apply again once they run")
-            }
+            if clock.now >= deadline { throw failure(short) }
             try await Task.sleep(for: .seconds(1))
         }
     }

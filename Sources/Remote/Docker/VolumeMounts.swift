@@ -139,20 +139,16 @@ extension SwarmOperations {
     func waitForPinnedServices(on node: NodeEndpoint, among nodes: [NodeEndpoint]) async throws {
         let command = "docker service ls --filter label=\(ServiceLabel.project)=\(shellQuote(project)) --filter label=\(ServiceLabel.environment)=\(shellQuote(environment)) "
             + "--filter label=\(ServiceLabel.pinnedNode)=\(shellQuote(node.address)) --format '{{.Name}} {{.Replicas}}'"
-        let clock = ContinuousClock()
-        let deadline = clock.now + drainWait
-        while true {
+        try await waitUntilNoneShort(read: {
             var short: [String] = []
             try await onAManager(among: nodes, preferringOthersThan: node) { leader, _ in
                 short = DrainProgress.parse(try await shell.run(command, on: leader, mutating: false, what: "reading the services whose data is on \(node.address)")).short
             }
-            if short.isEmpty { return }
-            if clock.now >= deadline {
-                throw RemoteError(host: node.target.name, message: "its volumes are mounted, but after \(drainWait) these services still run fewer tasks than they want: \(short.joined(separator: ", "))",
-                                  fix: "see docker service ps on a manager; apply again once they run")
-            }
-            try await Task.sleep(for: .seconds(1))
-        }
+            return short
+        }, failure: { short in
+            RemoteError(host: node.target.name, message: "its volumes are mounted, but after \(drainWait) these services still run fewer tasks than they want: \(short.joined(separator: ", "))",
+                        fix: "see docker service ps on a manager; apply again once they run")
+        })
     }
 
     /// Unmounts the cluster volume `name` on `node` and takes its fstab entry out, then

@@ -149,12 +149,14 @@ public struct CloudNodes: CloudProvider {
     }
 
     public func delete(_ resource: ObservedResource) async throws {
-        if resource.kind == .volume, let unmountVolume, resource.attributes[VolumeMount.attribute] != nil,
-           let holder = resource.attributes["node"], let node = try await endpoints().first(where: { $0.address == holder }) {
+        if resource.kind == .volume, let unmountVolume, resource.attributes[VolumeMount.attribute] != nil, let holder = resource.attributes["node"] {
+            let nodes = try await endpoints()
             // Unmounted first, so no filesystem is cut from under the node.
-            do { try await unmountVolume(VolumeMount.name(of: resource.address), node, try await endpoints()) } catch {
-                let cause = SwarmConfigurator.providerError(error)
-                throw ProviderError(cause.kind, "\(resource.address): cannot unmount it before it is deleted: \(cause.message)", fix: cause.fix)
+            if let node = nodes.first(where: { $0.address == holder }) {
+                do { try await unmountVolume(VolumeMount.name(of: resource.address), node, nodes) } catch {
+                    let cause = SwarmConfigurator.providerError(error)
+                    throw ProviderError(cause.kind, "\(resource.address): cannot unmount it before it is deleted: \(cause.message)", fix: cause.fix)
+                }
             }
         }
         guard resource.kind == .node else { return try await base.delete(resource) }
