@@ -35,4 +35,14 @@ extension TestHosts {
     func kryoformFstab(_ index: Int) throws -> [String] {
         try onHost(index, ["/bin/cat", "/etc/fstab"]).stdout.split(separator: "\n").map(String.init).filter { $0.contains(" /mnt/kryoform/") }
     }
+
+    /// For a failure message: each host's disk links (name → device) and its kryoform fstab lines.
+    func diskReport() -> String {
+        hosts.indices.map { index -> String in
+            let folder = hosts[index].diskDirectory ?? ""
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+            let links = names.map { "\($0) → \((try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/" + $0)) ?? "?")" }
+            return "host \(index) \(hosts[index].address): links [\(links.joined(separator: ", "))], fstab \((try? kryoformFstab(index)) ?? [])"
+        }.joined(separator: "; ")
+    }
 }

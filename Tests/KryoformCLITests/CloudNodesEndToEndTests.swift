@@ -250,7 +250,7 @@ struct CloudNodesEndToEndTests {
 
         // Each node's volume is mounted by UUID; the cache task, held to node.main.1, wrote to its one.
         let volumes = try cloud.cacheVolumes()
-        #expect(volumes.devices.count == 3 && Set(volumes.devices.values).count == 3, "\(volumes)")
+        #expect(volumes.devices.count == 3 && Set(volumes.devices.values).count == 3, "\(volumes); \(lab.hosts.diskReport())")
         #expect(volumes.starts.count == 1 && volumes.starts.values.first?.count == 1, "\(volumes.starts)")
         for index in volumes.devices.keys {
             let fstab = try lab.hosts.kryoformFstab(index)
@@ -282,7 +282,7 @@ struct CloudNodesEndToEndTests {
         // The volumes went with their nodes to the new machines, and nothing was formatted
         // again: the cache's data is there, and its task started on it once more.
         let moved = try cloud.cacheVolumes()
-        #expect(Set(moved.devices.values) == Set(volumes.devices.values), "\(moved.devices) vs \(volumes.devices)")
+        #expect(Set(moved.devices.values) == Set(volumes.devices.values), "\(moved.devices) vs \(volumes.devices); \(lab.hosts.diskReport())")
         #expect(moved.starts.count == 1 && moved.starts.values.first?.first == firstStart && (moved.starts.values.first?.count ?? 0) >= 2, "\(moved.starts)")
 
         // A bigger volume: the provider grows the disk, kryoform the filesystem on it.

@@ -52,6 +52,13 @@ public enum VolumeMounts {
         fi
         kf_uuid=$(blkid -p -o value -s UUID "$kf_dev")
         [ -n "$kf_uuid" ] || { echo "kf-failed the filesystem on $kf_dev has no UUID" >&2; exit 3; }
+        # Mounted by UUID after a reboot: that UUID must name this disk alone (a disk made from a
+        # snapshot of another one on the node carries the same UUID). Probed, not from a cache.
+        kf_same=$(blkid -c /dev/null -o device -t "UUID=$kf_uuid" 2>/dev/null | while read -r kf_other; do
+          [ "$(readlink -f "$kf_other")" = "$kf_dev" ] || printf '%s ' "$kf_other"; done)
+        if [ -n "$kf_same" ]; then
+          echo "kf-refused the filesystem on $kf_dev has UUID $kf_uuid, and so does ${kf_same% } (a copy of the same disk?); kryoform mounts by UUID and cannot tell them apart" >&2; exit 3
+        fi
         mkdir -p "$kf_mount"
         kf_line="UUID=$kf_uuid $kf_mount $kf_type defaults,nofail,noatime 0 2"
         if ! grep -qxF "$kf_line" /etc/fstab; then
@@ -61,7 +68,9 @@ public enum VolumeMounts {
         fi
         kf_source=$(findmnt -rn -o SOURCE --mountpoint "$kf_mount" 2>/dev/null | head -n 1)
         if [ -z "$kf_source" ]; then
-          kf_said=$(mount "$kf_mount" 2>&1) || { echo "kf-failed mount $kf_mount failed: $(printf '%s' "$kf_said" | tail -n 1)" >&2; exit 3; }
+          # The disk just checked, by its path: the fstab line serves the reboots.
+          kf_said=$(mount -t "$kf_type" -o defaults,noatime "$kf_dev" "$kf_mount" 2>&1) \
+            || { echo "kf-failed mount $kf_dev at $kf_mount failed: $(printf '%s' "$kf_said" | tail -n 1)" >&2; exit 3; }
         elif [ "$(readlink -f "$kf_source")" != "$kf_dev" ]; then
           echo "kf-refused $kf_source is mounted at $kf_mount, not the volume's disk $kf_dev" >&2; exit 3
         fi
