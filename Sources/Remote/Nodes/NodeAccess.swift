@@ -47,7 +47,8 @@ public struct NodeAccess: Sendable {
         return SSHSettings(identity: SSHIdentity(privateKeyPath: keyPath, publicKeyPath: nil, passphrase: passphrase),
                            knownHosts: KnownHosts.shared(path: Self.resolve(ssh.knownHosts, root: projectRoot)),
                            policy: ssh.hostKeyPolicy == .strict ? .strict : .acceptNew,
-                           connectTimeout: .milliseconds(ssh.connectTimeout.milliseconds))
+                           connectTimeout: .milliseconds(ssh.connectTimeout.milliseconds),
+                           via: ssh.via.map { SSHTarget(name: "bastion \($0.host)", host: $0.host, port: $0.port, user: $0.user ?? ssh.user) })
     }
 
     /// A function giving each secret's value. A secret with no value fails the deploy of the

@@ -4,6 +4,15 @@ import Foundation
 extension SSHConnection {
     /// Connects, checks the host key and logs in, all within `settings.connectTimeout`.
     func establish(control: SSHJobControl) throws(SSHError) {
+        do throws(SSHError) {
+            try establishSession(control: control)
+        } catch {
+            // Over a bastion, what ssh said of the way is the telling part.
+            throw jump?.explain(error, target: target) ?? error
+        }
+    }
+
+    private func establishSession(control: SSHJobControl) throws(SSHError) {
         guard SSHLibrary.initResult == 0 else {
             throw SSHError(.handshake, target, "libssh2 could not be initialised (libssh2_init returned \(SSHLibrary.initResult))")
         }
@@ -12,7 +21,13 @@ extension SSHConnection {
             // Before any network traffic: a missing key is the user's to fix, not the host's.
             privateKeyInfo = try SSHPrivateKeyInfo.inspect(privateKeyPath: privateKeyPath, publicKeyPath: publicKeyPath, target: target)
         }
-        descriptor = try SSHSocket.connect(to: target, deadline: deadline, keepaliveInterval: settings.keepaliveInterval)
+        if let bastion = settings.via {
+            let jump = try SSHJump.start(to: target, via: bastion, settings: settings)
+            self.jump = jump
+            descriptor = jump.descriptor
+        } else {
+            descriptor = try SSHSocket.connect(to: target, deadline: deadline, keepaliveInterval: settings.keepaliveInterval)
+        }
         guard let session = libssh2_session_init_ex(nil, nil, nil, nil) else {
             throw SSHError(.handshake, target, "libssh2 could not allocate a session (out of memory?)")
         }

@@ -31,6 +31,8 @@ final class SSHConnection: @unchecked Sendable {
     private let queue: DispatchQueue
 
     var descriptor: Int32 = -1
+    /// The way through a bastion the descriptor is one end of (`settings.via`).
+    var jump: SSHJump?
     var session: OpaquePointer?
     /// The SFTP subsystem, started on the first upload and kept for the next ones.
     var sftp: OpaquePointer?
@@ -288,6 +290,8 @@ final class SSHConnection: @unchecked Sendable {
             close(descriptor)
             descriptor = -1
         }
+        jump?.stop()
+        jump = nil
     }
 
     /// Calls `operation` again while it returns EAGAIN, a few times at most (used once the

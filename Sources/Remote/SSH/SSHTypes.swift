@@ -96,15 +96,18 @@ public struct SSHSettings: Sendable {
     public var connectTimeout: Duration
     /// Seconds between keepalive messages while a session is busy; 0 turns them off.
     public var keepaliveInterval: Int
+    /// The bastion to reach the host through (`SSHJump`); nil: straight over TCP.
+    public var via: SSHTarget?
 
     /// Settings with kryoform's defaults: accept-new, 10 s to connect, keepalive every 15 s.
     public init(identity: SSHIdentity, knownHosts: KnownHosts, policy: HostKeyPolicy = .acceptNew,
-                connectTimeout: Duration = .seconds(10), keepaliveInterval: Int = 15) {
+                connectTimeout: Duration = .seconds(10), keepaliveInterval: Int = 15, via: SSHTarget? = nil) {
         self.identity = identity
         self.knownHosts = knownHosts
         self.policy = policy
         self.connectTimeout = connectTimeout
         self.keepaliveInterval = keepaliveInterval
+        self.via = via
     }
 }
 

@@ -3,7 +3,7 @@ import Yams
 /// Decodes `kryoform.yaml` into a `Project`.
 enum ProjectDecoder {
     static let keys = ["project", "description", "state", "ssh"]
-    static let sshKeys = ["user", "port", "private_key", "public_key", "passphrase", "host_key_policy", "known_hosts", "connect_timeout", "address", "boot_timeout"]
+    static let sshKeys = ["user", "port", "private_key", "public_key", "passphrase", "host_key_policy", "known_hosts", "connect_timeout", "address", "boot_timeout", "via"]
 
     static func decode(_ node: Node, reader: DocumentReader) -> Project? {
         guard let fields = reader.mapping(node, at: .root, what: "project", allowed: keys, required: ["project"]) else { return nil }
@@ -51,6 +51,14 @@ enum ProjectDecoder {
         }
         if let node = fields["boot_timeout"], let timeout = reader.interval(node, at: path / "boot_timeout", what: "ssh.boot_timeout") {
             ssh.bootTimeout = timeout
+        }
+        if let node = fields["via"], let text = reader.string(node, at: path / "via", what: "ssh.via") {
+            switch Project.Bastion.parse(text) {
+            case .success(let bastion): ssh.via = bastion
+            case .failure(let error):
+                reader.error("ssh.via must be [user@]host[:port], found '\(text)': \(error.reason)", at: node,
+                             fix: "e.g. via: ops@bastion.example.com:2222")
+            }
         }
     }
 }

@@ -20,6 +20,60 @@ public struct Project: Hashable, Sendable {
         case `private`
     }
 
+    /// A host kryoform reaches the nodes through (`ssh.via: [user@]host[:port]`), as OpenSSH's
+    /// ProxyJump does: for nodes whose SSH port admits only addresses inside their network.
+    public struct Bastion: Hashable, Sendable {
+        /// The login user on the bastion; nil: the nodes' `ssh.user`.
+        public var user: String?
+        public var host: String
+        public var port: Int
+
+        public init(user: String? = nil, host: String, port: Int = 22) {
+            self.user = user
+            self.host = host
+            self.port = port
+        }
+
+        /// Reads `[user@]host[:port]` (an IPv6 address in brackets), or says what is wrong with it.
+        public static func parse(_ text: String) -> Result<Bastion, BastionSyntaxError> {
+            var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+            var user: String?
+            if let at = rest.lastIndex(of: "@") {
+                user = String(rest[..<at])
+                rest = rest[rest.index(after: at)...]
+                if user?.isEmpty == true { return .failure(BastionSyntaxError("the user before @ is empty")) }
+            }
+            var host = String(rest)
+            var port = 22
+            if rest.hasPrefix("[") {
+                guard let close = rest.firstIndex(of: "]") else { return .failure(BastionSyntaxError("an IPv6 address opened with [ is not closed with ]")) }
+                host = String(rest[rest.index(after: rest.startIndex)..<close])
+                let after = rest[rest.index(after: close)...]
+                if !after.isEmpty {
+                    guard after.hasPrefix(":"), let number = Int(after.dropFirst()) else { return .failure(BastionSyntaxError("after ] only :PORT may follow")) }
+                    port = number
+                }
+            } else if let colon = rest.lastIndex(of: ":") {
+                guard rest.firstIndex(of: ":") == colon else {
+                    return .failure(BastionSyntaxError("an IPv6 address must be written in brackets, [ADDRESS]:PORT"))
+                }
+                guard let number = Int(rest[rest.index(after: colon)...]) else { return .failure(BastionSyntaxError("the port after : is not a number")) }
+                host = String(rest[..<colon])
+                port = number
+            }
+            guard !host.isEmpty else { return .failure(BastionSyntaxError("no host is named")) }
+            guard (1...65535).contains(port) else { return .failure(BastionSyntaxError("port \(port) is outside 1-65535")) }
+            guard !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return .failure(BastionSyntaxError("'\(host)' is not a host name or address")) }
+            return .success(Bastion(user: user, host: host, port: port))
+        }
+    }
+
+    /// Why an `ssh.via` value could not be read.
+    public struct BastionSyntaxError: Error, Hashable, Sendable {
+        public var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
     public struct SSH: Hashable, Sendable {
         public var user: String = "root"
         public var port: Int = 22
@@ -34,6 +88,8 @@ public struct Project: Hashable, Sendable {
         /// Cloud nodes only: how long a node made in this run may take to answer SSH after the
         /// provider reports it running.
         public var bootTimeout: Interval = Interval(milliseconds: 300_000)
+        /// The bastion every node is reached through; nil: each node directly.
+        public var via: Bastion?
 
         public init() {}
     }
