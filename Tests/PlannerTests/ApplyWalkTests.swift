@@ -7,6 +7,8 @@ import Testing
 actor FakeDriver: ResourceDriver {
     var world: [String: ObservedResource] = [:]
     var failing: Set<ResourceAddress>
+    /// Addresses whose create or update makes the resource but fails in part (`madeDespite`).
+    var partlyFailing: Set<ResourceAddress> = []
     var throttleFirst: Int
     var running = 0
     var mostAtOnce = 0
@@ -61,6 +63,7 @@ actor FakeDriver: ResourceDriver {
             let resource = ObservedResource(address: request.address, kind: request.kind, providerID: "f-\(nextID)", attributes: request.attributes)
             nextID += 1
             world[resource.providerID] = resource
+            if partlyFailing.contains(request.address) { return .failure(ProviderError(.failed, "made, one part failed", madeDespite: resource)) }
             return .success(resource)
         }
     }
@@ -71,8 +74,11 @@ actor FakeDriver: ResourceDriver {
         guard let id = request.current?.providerID, var resource = world[id] else { throw ProviderError(.notFound, "gone") }
         resource.attributes = request.attributes
         world[id] = resource
+        if partlyFailing.contains(request.address) { throw ProviderError(.failed, "changed, one part failed", madeDespite: resource) }
         return resource
     }
+
+    func failInPart(_ address: ResourceAddress) { partlyFailing.insert(address) }
 
     func delete(_ resource: ObservedResource) async throws {
         await enter("delete \(resource.address)")
@@ -164,6 +170,41 @@ struct ApplyWalkTests {
         let state = try #require(try store.read())
         #expect(state.resource(.node(cluster: "app", index: 2)) == nil, "a refused create leaves no intent behind")
         #expect(state.resources.count == 6)
+    }
+
+    @Test("a create that fails in part (madeDespite) is recorded and fails, and its dependents go on")
+    func testApply_partFailureLetsDependentsGoOn() async throws {
+        let store = MemoryStateStore()
+        let driver = FakeDriver(store: store)
+        await driver.failInPart(.node(cluster: "app", index: 2))
+        let result = await walk(World.plan(fleet(3), observed: [], state: nil), driver: driver, store: store)
+        #expect(!result.succeeded, "the run still fails")
+        let byAddress = Dictionary(result.outcomes.map { ($0.address.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(byAddress["node.app.2"]?.status == .failed && byAddress["node.app.2"]?.message == "made, one part failed")
+        #expect(byAddress["volume.app.2.data"]?.status == .done, "its dependent went on: \(byAddress["volume.app.2.data"]?.message ?? "")")
+        let state = try #require(try store.read())
+        #expect(state.resource(.node(cluster: "app", index: 2))?.providerID != nil, "what it made is recorded")
+        #expect(state.resources.count == 8)
+    }
+
+    @Test("an update that fails in part records what it changed and lets its dependents go on")
+    func testApply_partFailedUpdate() async throws {
+        let resources = fleet(1)
+        let observed = resources.map { World.observed($0) }
+        let state = World.state(observed, dependsOn: Dictionary(uniqueKeysWithValues: resources.map { ($0.address, $0.dependsOn) }))
+        var changed = resources
+        for index in changed.indices where changed[index].address == .node(cluster: "app", index: 1) { changed[index].attributes["size"] = "bigger" }
+        for index in changed.indices where changed[index].kind == .volume { changed[index].attributes["size_gib"] = "99" }
+        let store = MemoryStateStore(state)
+        let driver = FakeDriver(store: store)
+        for resource in observed { await driver.seed(resource) }
+        await driver.failInPart(.node(cluster: "app", index: 1))
+        let plan = World.plan(changed, observed: observed, state: state)
+        let result = await ApplyWalk(plan: plan, scope: scope, driver: { _ in driver }, recorder: StateRecorder(store: store, state: state), sleep: { _ in }).run()
+        let statuses = Dictionary(result.outcomes.map { ($0.address.rawValue, $0.status) }, uniquingKeysWith: { first, _ in first })
+        #expect(statuses["node.app.1"] == .failed)
+        #expect(statuses["volume.app.1.data"] == .done, "\(result.outcomes)")
+        #expect(try store.read()?.resource(.node(cluster: "app", index: 1))?.attributes["size"] == "bigger", "the change made is recorded")
     }
 
     @Test("deletes go in reverse dependency order, a failed delete keeps what it depends on")

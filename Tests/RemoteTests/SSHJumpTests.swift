@@ -52,8 +52,9 @@ struct SSHJumpTests {
         #expect(nodeKey.contains(session.hostKeyFingerprint), "\(nodeKey) vs \(session.hostKeyFingerprint)")
         // A few commands and an upload over the same way.
         for index in 1...3 { #expect(try await session.run("echo \(index)").stdoutText == "\(index)\n") }
-        try await session.upload(Data("through\n".utf8), to: "/tmp/kf-jump-upload")
-        #expect(try await session.run("cat /tmp/kf-jump-upload").stdoutText == "through\n")
+        let uploaded = hosts.directory.appendingPathComponent("home/\(node.user)/kf-jump-upload").path
+        try await session.upload(Data("through\n".utf8), to: uploaded)
+        #expect(try await session.run("cat \(uploaded)").stdoutText == "through\n")
         #expect(!Self.jumpChildren().isEmpty, "ssh -W runs while the session is open")
         await session.close()
         #expect(Self.jumpChildren().isEmpty, "ssh exited and was reaped: \(Self.jumpChildren())")

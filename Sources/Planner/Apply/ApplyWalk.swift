@@ -92,7 +92,7 @@ public struct ApplyWalk: Sendable {
         var ready = operations.filter(\.prerequisites.isEmpty).map(\.id)
         var interrupted = false
 
-        await withTaskGroup(of: [(Int, String?)].self) { group in
+        await withTaskGroup(of: [Finished].self) { group in
             var running = 0
             while true {
                 if interruption.isRequested { interrupted = true }
@@ -103,16 +103,16 @@ public struct ApplyWalk: Sendable {
                 }
                 guard running > 0, let results = await group.next() else { break }
                 running -= 1
-                for (id, failure) in results {
+                for (id, failure, dependentsGoOn) in results {
                     if let failure {
                         status[id] = (.failed, failure)
-                        skip(dependentsOf: id, cause: operations[id].change.address)
+                        if !dependentsGoOn { skip(dependentsOf: id, cause: operations[id].change.address); continue }
                     } else {
                         status[id] = (.done, nil)
-                        for next in successors[id] ?? [] where status[next] == nil {
-                            remaining[next, default: 1] -= 1
-                            if remaining[next] == 0 { ready.append(next) }
-                        }
+                    }
+                    for next in successors[id] ?? [] where status[next] == nil {
+                        remaining[next, default: 1] -= 1
+                        if remaining[next] == 0 { ready.append(next) }
                     }
                 }
             }
@@ -165,19 +165,32 @@ public struct ApplyWalk: Sendable {
         return batch
     }
 
-    /// Runs one operation, or one batch of creates; returns each operation's failure, if any.
-    private func execute(_ batch: [ApplyGraph.Operation]) async -> [(Int, String?)] {
+    /// An operation's end: its failure, if any, and whether its dependents go on all the same
+    /// (the change made something usable; `ProviderError.madeDespite`).
+    typealias Finished = (id: Int, failure: String?, dependentsGoOn: Bool)
+
+    /// A change that failed in part, what it made recorded: its dependents go on.
+    struct PartFailure: Error {
+        let error: ProviderError
+    }
+
+    /// Runs one operation, or one batch of creates; returns how each ended.
+    private func execute(_ batch: [ApplyGraph.Operation]) async -> [Finished] {
         let clock = Date()
         let verb = batch[0].phase == .record ? "recording" : batch[0].phase.rawValue.dropLast() + "ing"
         for operation in batch { events(.started(operation.change.address, verb: String(verb))) }
         var failures: [Int: String] = [:]
+        var partFailed: Set<Int> = []
         do {
             switch batch[0].phase {
-            case .create: failures = try await create(batch)
+            case .create: (failures, partFailed) = try await create(batch)
             case .update: try await update(batch[0].change)
             case .delete: try await delete(batch[0].change)
             case .record: try await record(batch[0].change)
             }
+        } catch let part as PartFailure {
+            failures[batch[0].id] = part.error.description
+            partFailed.insert(batch[0].id)
         } catch {
             for operation in batch where failures[operation.id] == nil { failures[operation.id] = Self.describe(error) }
         }
@@ -188,14 +201,16 @@ public struct ApplyWalk: Sendable {
             } else {
                 events(.finished(operation.change.address, verb: String(verb), seconds: seconds))
             }
-            return (operation.id, failures[operation.id])
+            return (operation.id, failures[operation.id], partFailed.contains(operation.id))
         }
     }
 
-    private func create(_ batch: [ApplyGraph.Operation]) async throws -> [Int: String] {
+    /// Sends the batch's creates; returns each failure, and which of them made something usable.
+    private func create(_ batch: [ApplyGraph.Operation]) async throws -> (failures: [Int: String], partFailed: Set<Int>) {
         let changes = batch.map(\.change)
         try await recorder.recordIntents(changes)
         var failures: [Int: String] = [:]
+        var partFailed: Set<Int> = []
         var pendingRequests: [(Int, ResourceRequest)] = []
         for operation in batch {
             let change = operation.change
@@ -221,6 +236,10 @@ public struct ApplyWalk: Sendable {
                     wait = max(wait, error.retryAfter ?? ThrottleRetry.backoff(attempt))
                 case .failure(let error):
                     failures[id] = error.description
+                    if let made = error.madeDespite {
+                        created.append(made)
+                        partFailed.insert(id)
+                    }
                     if error.nothingWasDone { refused.append(request.address) }
                 }
             }
@@ -238,7 +257,7 @@ public struct ApplyWalk: Sendable {
             let readied = try await retrying(pending[0].address) { try await kindDriver.waitUntilReady(pending, scope: scope) }
             try await recorder.recordObserved(readied, dependsOn: dependsOn)
         }
-        return failures
+        return (failures, partFailed)
     }
 
     private func update(_ change: PlanChange) async throws {
@@ -249,7 +268,14 @@ public struct ApplyWalk: Sendable {
             address: change.address, kind: change.kind, attributes: change.after ?? [:], tags: scope.tags(for: change.address),
             inputs: inputs[change.address] ?? [:], dependencies: await recorder.providerIDs(change.dependsOn), current: current)
         let kindDriver = driver(change.kind)
-        var updated = try await retrying(change.address) { try await kindDriver.update(request) }
+        var updated: ObservedResource
+        do {
+            updated = try await retrying(change.address) { try await kindDriver.update(request) }
+        } catch let error as ProviderError {
+            guard let made = error.madeDespite else { throw error }
+            try await recorder.recordObserved([made], dependsOn: [change.address: change.dependsOn])
+            throw PartFailure(error: error)
+        }
         if updated.status == .pending {
             events(.waiting(change.address, what: "ready"))
             updated = try await retrying(change.address) { try await kindDriver.waitUntilReady([updated], scope: scope) }.first ?? updated

@@ -112,13 +112,19 @@ public struct ProviderError: Error, Hashable, Sendable, CustomStringConvertible 
     public var retryAfter: Double?
     /// True when the provider refused before doing anything, so the same request may be sent again.
     public var nothingWasDone: Bool
+    /// What the change made although part of it failed (a swarm formed without a node that never
+    /// answered): the apply records it and lets the change's dependents go on, and the change
+    /// still counts as failed, so the run exits non-zero and the next plan shows what is left.
+    public var madeDespite: ObservedResource?
 
-    public init(_ kind: Kind, _ message: String, fix: String? = nil, retryAfter: Double? = nil, nothingWasDone: Bool = false) {
+    public init(_ kind: Kind, _ message: String, fix: String? = nil, retryAfter: Double? = nil, nothingWasDone: Bool = false,
+                madeDespite: ObservedResource? = nil) {
         self.kind = kind
         self.message = message
         self.fix = fix
         self.retryAfter = retryAfter
         self.nothingWasDone = nothingWasDone
+        self.madeDespite = madeDespite
     }
 
     public var description: String { message + (fix.map { " (\($0))" } ?? "") }

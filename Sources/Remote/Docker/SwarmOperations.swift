@@ -275,12 +275,13 @@ public struct SwarmOperations: Sendable {
             }
         }
         try await ensureNetwork(on: leader)
-        guard failures.isEmpty else { throw Self.combined(failures) }
         let final = try await self.facts(of: leader)
         facts[leader.address] = final
         guard let observed = Self.observe(facts) else {
-            throw RemoteError(host: leader.target.name, message: "the swarm is not visible after joining")
+            throw Self.combined(failures + [RemoteError(host: leader.target.name, message: "the swarm is not visible after joining")])
         }
+        // The swarm runs, short of what failed: its stacks may go on where the roles they need are there.
+        guard failures.isEmpty else { throw SwarmShortOfNodes(failure: Self.combined(failures), swarm: observed) }
         return observed
     }
 
@@ -479,8 +480,22 @@ public struct SwarmOperations: Sendable {
         error as? RemoteError ?? RemoteError(host: node.target.name, message: String(describing: error))
     }
 
+    /// The stack `role`'s nodes in the swarm `cluster` lists: a stack placed on that role has
+    /// nowhere to run without one (a node that never answered did not join).
+    static func hasNode(ofRole role: String, in cluster: ClusterFacts?) -> Bool {
+        (cluster?.nodes ?? []).contains { $0.labels[NodeLabel.role(role)] == "true" && $0.state != "down" }
+    }
+
     static func combined(_ failures: [RemoteError]) -> RemoteError {
         guard failures.count > 1 else { return failures.first ?? RemoteError(host: "swarm", message: "failed") }
         return RemoteError(host: "", message: failures.map(\.description).joined(separator: "; "))
     }
 }
+
+/// A swarm converged but for some nodes (they never answered, or would not join): the swarm as
+/// it is, and what failed.
+public struct SwarmShortOfNodes: Error {
+    public let failure: RemoteError
+    public let swarm: ObservedSwarm
+}
+

@@ -155,8 +155,14 @@ public struct SwarmConfigurator: ResourceDriver {
                     return node
                 }
             }
-            let swarm = try await operations.converge(DesiredSwarm(managers: try endpoints("managers"), workers: try endpoints("workers")))
-            return Self.observed(swarm)
+            do {
+                let swarm = try await operations.converge(DesiredSwarm(managers: try endpoints("managers"), workers: try endpoints("workers")))
+                return Self.observed(swarm)
+            } catch let short as SwarmShortOfNodes {
+                // The nodes that failed fail the swarm; the stacks whose roles have nodes deploy.
+                let error = Self.providerError(short.failure)
+                throw ProviderError(error.kind, error.message, fix: error.fix, madeDespite: Self.observed(short.swarm))
+            }
         case .stack:
             let name = request.address.segments.dropFirst().joined(separator: ".")
             guard let stack = stacks[name] else {
@@ -172,7 +178,12 @@ public struct SwarmConfigurator: ResourceDriver {
             let deployment = StackDeployment(stack: stack, project: operations.project, environment: operations.environment,
                                              network: operations.network, domain: domain, secretNames: names, attributes: request.attributes,
                                              binding: bindings[name])
-            let (manager, _) = try await operations.manager(among: Self.managersFirst(nodes))
+            let (manager, facts) = try await operations.manager(among: Self.managersFirst(nodes))
+            guard SwarmOperations.hasNode(ofRole: stack.role, in: facts.cluster) else {
+                throw ProviderError(.failed, "\(request.address): no \(stack.role) node is in the swarm, so the stack has nowhere to run",
+                                    fix: "make the environment's \(stack.role) nodes answer over SSH (see why the swarm failed), then apply again",
+                                    nothingWasDone: true)
+            }
             let deployed = try await operations.deploy(deployment, secrets: values, on: manager, waitLimit: deployWait)
             var details = ["tasks": deployed.tasks]
             if let hash = deployed.composeHash { details["compose_hash"] = String(hash.prefix(12)) }

@@ -92,8 +92,10 @@ final class SSHJump: @unchecked Sendable {
     var hasExited: Bool {
         if exitStatus != nil { return true }
         var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid {
-            exitStatus = status
+        let waited = waitpid(pid, &status, WNOHANG)
+        if waited == pid || (waited < 0 && errno == ECHILD) {
+            // ECHILD: something else in the process reaped it; it is gone all the same.
+            exitStatus = waited == pid ? status : -1
             return true
         }
         return false
@@ -143,7 +145,7 @@ final class SSHJump: @unchecked Sendable {
         if !hasExited {
             kill(pid, SIGTERM)
             var status: Int32 = 0
-            if waitpid(pid, &status, 0) == pid { exitStatus = status }
+            exitStatus = waitpid(pid, &status, 0) == pid ? status : -1
         }
         try? FileManager.default.removeItem(at: errorFile)
     }
