@@ -498,4 +498,3 @@ public struct SwarmShortOfNodes: Error {
     public let failure: RemoteError
     public let swarm: ObservedSwarm
 }
-
