@@ -144,7 +144,7 @@ extension TestHosts {
         // A new machine has none of the old one's mounts.
         if hosts[index].diskDirectory != nil {
             _ = try? onHost(index, ["/bin/sh", "-c", "for m in /mnt/kryoform/*; do umount -l \"$m\" 2>/dev/null; done; "
-                + "grep -v ' /mnt/kryoform/' /etc/fstab > /etc/fstab.wiped; cat /etc/fstab.wiped > /etc/fstab; rm -f /etc/fstab.wiped"], check: false)
+                + "t=$(mktemp /etc/.fstab.wiped.XXXXXX); grep -v ' /mnt/kryoform/' /etc/fstab > \"$t\"; cat \"$t\" > /etc/fstab; rm -f \"$t\""], check: false)
         }
     }
 }

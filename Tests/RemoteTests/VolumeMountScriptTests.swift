@@ -1,5 +1,6 @@
 import Foundation
 @testable import Remote
+import Synchronization
 import Testing
 import TestSupport
 
@@ -9,7 +10,8 @@ import TestSupport
 @Suite("Volume scripts on real loop devices", .serialized)
 struct VolumeMountScriptTests {
     /// A scratch folder with loop devices over sparse files and the fstab the scripts edit.
-    final class Bench {
+    /// `@unchecked Sendable`: disks are made before any concurrent use; `run` only reads.
+    final class Bench: @unchecked Sendable {
         let folder: URL
         var loops: [String] = []
         var fstab: URL { folder.appendingPathComponent("fstab") }
@@ -113,6 +115,29 @@ struct VolumeMountScriptTests {
         #expect(refused.stderr.hasPrefix("kf-refused the filesystem on \(original) has UUID ") && refused.stderr.contains("and so does \(copy) "),
                 "\(refused.stderr)")
         #expect(!(try bench.fstabLines()).contains { $0.contains("/mnt/kryoform/") })
+    }
+
+    @Test("hosts preparing volumes at the same time each keep their own fstab lines (no temporary file is shared)")
+    func concurrentHostsKeepTheirFstab() throws {
+        // Two benches are two hosts: their own /etc/fstab, the machine's /etc otherwise, as the
+        // test hosts are. Each prepares four volumes, both at once.
+        let benches = [try Bench(), try Bench()]
+        defer { benches.forEach { $0.remove() } }
+        let loops = try benches.map { bench in try (1...4).map { try bench.disk("v\($0)") } }
+        let results = Mutex<[Int: [ToolResult?]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            var mine: [ToolResult?] = []
+            for (number, loop) in loops[index].enumerated() {
+                mine.append(try? benches[index].run(Self.prepare("v\(number + 1)", [loop])))
+            }
+            results.withLock { $0[index] = mine }
+        }
+        for index in 0..<2 {
+            let runs = results.withLock { $0[index] ?? [] }
+            #expect(runs.count == 4 && runs.allSatisfy { $0?.status == 0 }, "\(runs.map { $0?.stderr ?? "did not run" })")
+            let lines = try benches[index].fstabLines().filter { $0.contains(" /mnt/kryoform/") }
+            #expect(lines.count == 4 && (1...4).allSatisfy { number in lines.contains { $0.contains(" /mnt/kryoform/v\(number) ") } }, "host \(index): \(lines)")
+        }
     }
 
     @Test("no disk at any of the paths within the wait: kf-failed naming them")

@@ -62,8 +62,13 @@ public enum VolumeMounts {
         mkdir -p "$kf_mount"
         kf_line="UUID=$kf_uuid $kf_mount $kf_type defaults,nofail,noatime 0 2"
         if ! grep -qxF "$kf_line" /etc/fstab; then
-          awk -v m="$kf_mount" '$2 != m' /etc/fstab > /etc/fstab.kryoform && echo "$kf_line" >> /etc/fstab.kryoform \\
-            && cat /etc/fstab.kryoform > /etc/fstab && rm -f /etc/fstab.kryoform
+          # A temporary file of this run's own (two runs must never share one), then copied over
+          # fstab in place (fstab may be a bind mount, which a rename would not replace).
+          kf_tmp=$(mktemp /etc/.fstab.kryoform.XXXXXX) || { echo "kf-failed could not make a temporary file in /etc" >&2; exit 3; }
+          { awk -v m="$kf_mount" '$2 != m' /etc/fstab && echo "$kf_line"; } > "$kf_tmp" && cat "$kf_tmp" > /etc/fstab \\
+            || { rm -f "$kf_tmp"; echo "kf-failed writing /etc/fstab failed" >&2; exit 3; }
+          rm -f "$kf_tmp"
+          grep -qxF "$kf_line" /etc/fstab || { echo "kf-failed /etc/fstab does not hold the volume's line after writing it" >&2; exit 3; }
           command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload >/dev/null 2>&1
         fi
         kf_source=$(findmnt -rn -o SOURCE --mountpoint "$kf_mount" 2>/dev/null | head -n 1)
@@ -90,7 +95,9 @@ public enum VolumeMounts {
         kf_mount=\(shellQuote(mount))
         if findmnt -rn --mountpoint "$kf_mount" >/dev/null 2>&1; then umount -l "$kf_mount" || exit 3; fi
         if grep -q " $kf_mount " /etc/fstab; then
-          awk -v m="$kf_mount" '$2 != m' /etc/fstab > /etc/fstab.kryoform && cat /etc/fstab.kryoform > /etc/fstab && rm -f /etc/fstab.kryoform
+          kf_tmp=$(mktemp /etc/.fstab.kryoform.XXXXXX) || exit 3
+          awk -v m="$kf_mount" '$2 != m' /etc/fstab > "$kf_tmp" && cat "$kf_tmp" > /etc/fstab || { rm -f "$kf_tmp"; exit 3; }
+          rm -f "$kf_tmp"
         fi
         rmdir "$kf_mount" 2>/dev/null || true
         echo kf-released
