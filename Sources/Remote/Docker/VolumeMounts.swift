@@ -62,12 +62,7 @@ public enum VolumeMounts {
         mkdir -p "$kf_mount"
         kf_line="UUID=$kf_uuid $kf_mount $kf_type defaults,nofail,noatime 0 2"
         if ! grep -qxF "$kf_line" /etc/fstab; then
-          # A temporary file of this run's own (two runs must never share one), then copied over
-          # fstab in place (fstab may be a bind mount, which a rename would not replace).
-          kf_tmp=$(mktemp /etc/.fstab.kryoform.XXXXXX) || { echo "kf-failed could not make a temporary file in /etc" >&2; exit 3; }
-          { awk -v m="$kf_mount" '$2 != m' /etc/fstab && echo "$kf_line"; } > "$kf_tmp" && cat "$kf_tmp" > /etc/fstab \\
-            || { rm -f "$kf_tmp"; echo "kf-failed writing /etc/fstab failed" >&2; exit 3; }
-          rm -f "$kf_tmp"
+          \(fstabRewrite(addingLine: true) { "echo \"kf-failed \($0)\" >&2; exit 3" })
           grep -qxF "$kf_line" /etc/fstab || { echo "kf-failed /etc/fstab does not hold the volume's line after writing it" >&2; exit 3; }
           command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload >/dev/null 2>&1
         fi
@@ -95,12 +90,24 @@ public enum VolumeMounts {
         kf_mount=\(shellQuote(mount))
         if findmnt -rn --mountpoint "$kf_mount" >/dev/null 2>&1; then umount -l "$kf_mount" || exit 3; fi
         if grep -q " $kf_mount " /etc/fstab; then
-          kf_tmp=$(mktemp /etc/.fstab.kryoform.XXXXXX) || exit 3
-          awk -v m="$kf_mount" '$2 != m' /etc/fstab > "$kf_tmp" && cat "$kf_tmp" > /etc/fstab || { rm -f "$kf_tmp"; exit 3; }
-          rm -f "$kf_tmp"
+          \(fstabRewrite(addingLine: false) { _ in "exit 3" })
         fi
         rmdir "$kf_mount" 2>/dev/null || true
         echo kf-released
+        """
+    }
+
+    /// Shell lines that rewrite /etc/fstab without its line for `$kf_mount`, and with `$kf_line`
+    /// when `addingLine`: through a temporary file of this run's own (two runs must never share
+    /// one), then copied over fstab in place (fstab may be a bind mount, which a rename would not
+    /// replace). `failed(step)` is the shell run when a step fails.
+    static func fstabRewrite(addingLine: Bool, failed: (String) -> String) -> String {
+        let filter = #"awk -v m="$kf_mount" '$2 != m' /etc/fstab"#
+        let contents = addingLine ? #"{ \#(filter) && echo "$kf_line"; }"# : filter
+        return """
+        kf_tmp=$(mktemp /etc/.fstab.kryoform.XXXXXX) || { \(failed("could not make a temporary file in /etc")); }
+        \(contents) > "$kf_tmp" && cat "$kf_tmp" > /etc/fstab || { rm -f "$kf_tmp"; \(failed("writing /etc/fstab failed")); }
+        rm -f "$kf_tmp"
         """
     }
 

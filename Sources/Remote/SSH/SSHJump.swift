@@ -35,7 +35,7 @@ final class SSHJump: @unchecked Sendable {
     static func arguments(to target: SSHTarget, via bastion: SSHTarget, settings: SSHSettings) -> [String] {
         let (whole, fraction) = settings.connectTimeout.components
         let seconds = max(1, Int(whole) + (fraction > 0 ? 1 : 0))
-        var arguments = ["-W", target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)",
+        var arguments = ["-W", target.endpoint,
                          "-p", String(bastion.port), "-l", bastion.user,
                          "-o", "BatchMode=yes", "-o", "ConnectTimeout=\(seconds)",
                          "-o", "ServerAliveInterval=\(max(settings.keepaliveInterval, 0))",
@@ -104,9 +104,9 @@ final class SSHJump: @unchecked Sendable {
     /// What ssh said on stderr.
     var saidAll: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
-    /// What ssh said on stderr, its last line (empty when it said nothing).
-    var said: String {
-        saidAll.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.last(where: { !$0.isEmpty }) ?? ""
+    /// The last line of what ssh said (empty when it said nothing).
+    static func lastLine(of text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.last(where: { !$0.isEmpty }) ?? ""
     }
 
     /// The failure to report when the session over this way failed with `error`: what ssh said
@@ -114,10 +114,11 @@ final class SSHJump: @unchecked Sendable {
     func explain(_ error: SSHError, target: SSHTarget) -> SSHError {
         // ssh writes its reason, then exits: give it a moment to finish once the pair closed.
         for _ in 0..<20 where !hasExited { usleep(10_000) }
-        let said = self.said
+        let text = saidAll
+        let said = Self.lastLine(of: text)
         guard hasExited, !said.isEmpty else { return error }
         let through = "through the bastion \(bastion.login)"
-        let lower = saidAll.lowercased()
+        let lower = text.lowercased()
         if lower.contains("host key verification failed") || lower.contains("remote host identification has changed") {
             return SSHError(lower.contains("has changed") ? .hostKeyChanged : .hostKeyUnknown, target, "the bastion \(bastion.login) was refused: \(said); record its key in "
                             + "known_hosts (ssh-keyscan -p \(bastion.port) \(bastion.host)) or use host_key_policy: accept-new")
