@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/CoreOffice/XMLCoder.git", exact: "0.18.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // TLS to the state database (postgres-nio takes an NIOSSLContext).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The spec: YAML loading, the typed model, located diagnostics, inventory and capacity.
@@ -25,8 +28,8 @@ let package = Package(
         .target(name: "Planner", dependencies: [
             "Spec", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ]),
-        // HTTP transport, the cloud adapters, and the sandbox and static providers. No SSH here:
-        // node configuration is Remote's.
+        // HTTP transport, the cloud adapters, the sandbox and static providers, and the shared
+        // state backends (postgres). No SSH here: node configuration is Remote's.
         .target(name: "Providers", dependencies: [
             "Spec", "Planner",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -38,6 +41,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             // EC2's Query API answers in XML.
             .product(name: "XMLCoder", package: "XMLCoder"),
+            // The postgres state backend.
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Test support: fake provider APIs over real HTTP on loopback, and the contract check of
         // every request and response against the providers' official API descriptions.
@@ -97,7 +103,7 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec"], exclude: ["Corpus"]),
         .testTarget(name: "RemoteTests", dependencies: ["Remote", "Spec", "TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "Spec"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderFakes", "Planner", "Spec"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderFakes", "Planner", "Spec", "TestSupport"]),
         .testTarget(name: "KryoformCLITests", dependencies: ["Spec", "Planner", "Providers", "ProviderFakes", "TestSupport"]),
     ]
 )

@@ -58,8 +58,9 @@ struct EngineSession {
         var context = EnvironmentContext(project: project.name, environment: environment, stacks: stacks,
                                          publicKey: publicKey, specsDigest: Engine.specsDigest(files))
         context.authorizedKeys = keys
+        let store = try StateStores.make(project.state, project: project.name, environment: name, root: root)
         let engine = Engine(context: context, cloud: drivers.cloud, configurator: drivers.configurator,
-                            store: SignalSafeStateStore(base: LocalStateStore(projectRoot: root, environment: name), environment: name))
+                            store: SignalSafeStateStore(base: store, environment: name))
         return EngineSession(specs: specs, root: root, engine: engine, renderer: renderer)
     }
 

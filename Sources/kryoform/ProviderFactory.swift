@@ -10,6 +10,15 @@ enum ProviderFactory {
     /// The providers an environment may name, as the spec knows them.
     public static let names = Provider.Name.allCases.map(\.rawValue)
 
+    /// Where the sandbox of `environment` keeps its world: `provider.directory` (relative to the
+    /// project, `~` expanded) or `.kryoform/sandbox`.
+    static func sandboxDirectory(_ environment: Environment, projectRoot: URL) -> URL {
+        guard let path = environment.provider.directory else { return projectRoot.appendingPathComponent(".kryoform/sandbox", isDirectory: true) }
+        let expanded = NSString(string: path).expandingTildeInPath
+        return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded, isDirectory: true)
+            : projectRoot.appendingPathComponent(expanded, isDirectory: true).standardizedFileURL
+    }
+
     /// Checks what the drivers need from outside the specs (credentials) without making them.
     public static func preflight(_ environment: Environment, projectRoot: URL,
                                  variables: [String: String] = ProcessInfo.processInfo.environment) throws {
@@ -24,7 +33,7 @@ enum ProviderFactory {
                                publicKey: String?, nodes: NodeAccess? = nil) throws -> (cloud: CloudProvider, configurator: ResourceDriver?) {
         switch environment.provider.name {
         case .sandbox:
-            let directory = projectRoot.appendingPathComponent(".kryoform/sandbox", isDirectory: true)
+            let directory = sandboxDirectory(environment, projectRoot: projectRoot)
             let faults: SandboxFaults
             do { faults = try SandboxFaults.load(directory: directory) } catch let error as SandboxFaultsError {
                 throw ProviderError(.invalidRequest, error.message)

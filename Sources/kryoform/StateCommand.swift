@@ -11,14 +11,14 @@ struct StateCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Unlock.self])
 
     /// The state store of `-e ENV`, with no need for the specs to be valid.
-    static func store(_ global: GlobalOptions, _ environment: String) throws -> LocalStateStore {
-        LocalStateStore(projectRoot: try global.projectRoot(), environment: environment)
+    static func store(_ global: GlobalOptions, _ environment: String) throws -> StateStore {
+        try StateStores.make(global, environment: environment)
     }
 
-    static func read(_ store: LocalStateStore) throws -> State {
+    static func read(_ store: StateStore, environment: String) throws -> State {
         do {
             guard let state = try store.read() else {
-                throw CommandFailure(message: "error: environment \(store.environment) has no state yet (\(store.stateFile.path))\n  = fix: run kryoform apply -e \(store.environment)")
+                throw CommandFailure(message: "error: environment \(environment) has no state yet (\(StateStores.describe(store)))\n  = fix: run kryoform apply -e \(environment)")
             }
             return state
         } catch let error as StateLockError {
@@ -34,7 +34,7 @@ struct StateCommand: ParsableCommand {
 
         func run() throws {
             global.configureOutput()
-            let state = try StateCommand.read(StateCommand.store(global, target.environment))
+            let state = try StateCommand.read(StateCommand.store(global, target.environment), environment: target.environment)
             for resource in state.resources {
                 let status = resource.status == .ready ? "" : "  (\(resource.status.rawValue))"
                 print("\(resource.address)  \(resource.providerID ?? "-")\(status)")
@@ -56,7 +56,7 @@ struct StateCommand: ParsableCommand {
 
         func run() throws {
             global.configureOutput()
-            let state = try StateCommand.read(StateCommand.store(global, target.environment))
+            let state = try StateCommand.read(StateCommand.store(global, target.environment), environment: target.environment)
             guard let resource = state.resource(ResourceAddress(address)) else {
                 var message = "error: the state of \(target.environment) has no resource \(address)"
                 if let suggestion = Suggestion.didYouMean(address, in: state.resources.map(\.address.rawValue)) { message += "\n  = fix: \(suggestion)" }
@@ -96,6 +96,11 @@ struct StateCommand: ParsableCommand {
                     return
                 }
                 let removed: String
+                if let session = holder.session {
+                    throw CommandFailure(message: "error: the lock of environment \(environment) is held by \(holder.describe()), whose connection to the state database (session \(session)) is open\n"
+                                         + "  = fix: wait for it to finish: a postgres lock goes with its holder's connection, however the holder ends, so it never needs removing; "
+                                         + "if that session hangs, a database administrator can end it with SELECT pg_terminate_backend(\(session))")
+                }
                 switch LockHolders().status(of: holder) {
                 case .running:
                     throw CommandFailure(message: "error: the lock of environment \(environment) is held by \(holder.describe()), which is still running\n"

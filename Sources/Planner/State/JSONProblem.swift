@@ -2,8 +2,8 @@ import Foundation
 
 /// Says why a JSON file did not decode and where: line and column for broken JSON, the field
 /// (`resources[3].status`) for a value of the wrong shape.
-enum JSONProblem {
-    static func describe(_ error: Error, in data: Data) -> String {
+public enum JSONProblem {
+    public static func describe(_ error: Error, in data: Data) -> String {
         guard let decoding = error as? DecodingError else { return error.localizedDescription }
         switch decoding {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:

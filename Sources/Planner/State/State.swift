@@ -38,6 +38,21 @@ public struct State: Hashable, Sendable, Codable {
         resources.sort { $0.address < $1.address }
     }
 
+    /// What changed since `previous`, in a line for the history: "2 added, 1 changed, 1 removed".
+    public func changeSummary(since previous: State?) -> String {
+        let before = Dictionary((previous?.resources ?? []).map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(resources.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let added = after.keys.filter { before[$0] == nil }.count
+        let removed = before.keys.filter { after[$0] == nil }.count
+        let changed = after.filter { address, resource in
+            guard var old = before[address] else { return false }
+            old.updatedAt = resource.updatedAt
+            return old != resource
+        }.count
+        let parts = [(added, "added"), (changed, "changed"), (removed, "removed")].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        return parts.isEmpty ? "no change" : parts.joined(separator: ", ")
+    }
+
     public mutating func remove(_ address: ResourceAddress, providerID: String? = nil) {
         resources.removeAll { $0.address == address && (providerID == nil || $0.providerID == providerID) }
     }

@@ -33,6 +33,10 @@ public struct LockInfo: Hashable, Sendable, Codable {
     /// The holder's program (`/proc/self/exe`), so a pid reused by another program is told apart;
     /// nil in locks written before it was recorded.
     public var executable: String?
+    /// A lock kept by a database session (the postgres backend): the server's process id of that
+    /// session. Such a lock lasts exactly as long as the session: it cannot go stale, and it is
+    /// released when its holder's connection closes, however the holder ended.
+    public var session: Int32?
 
     public init(operation: String, owner: String = LockInfo.currentUser, host: String = ProcessInfo.processInfo.hostName,
                 pid: Int32 = ProcessInfo.processInfo.processIdentifier, started: Date = Date(),
@@ -69,10 +73,16 @@ public enum StateLockError: Error, Sendable {
     /// The state file exists but cannot be decoded: where, what, and the backup to restore from.
     case unreadableState(file: String, problem: String, backup: String?)
     case io(String)
+    /// A shared backend's state is not the one this run read: another writer got in between.
+    case conflict(environment: String, detail: String)
 
     public var message: String {
         switch self {
         case let .held(environment, info):
+            if let session = info.session {
+                return "error: the state of environment \(environment) is locked by \(info.describe()), whose connection to the state database (session \(session)) is open\n"
+                    + "  = fix: wait for it to finish: the lock is released when that run ends, however it ends, because it goes with its connection"
+            }
             switch LockHolders().status(of: info) {
             case .running:
                 return "error: the state of environment \(environment) is locked by \(info.describe()), which is still running\n"
@@ -89,6 +99,9 @@ public enum StateLockError: Error, Sendable {
                 ?? "fix the file by hand, or restore it from a copy of your own: there is no backup yet (kryoform writes \(file).backup before each state write)"
             return "error: the state file \(file) is unreadable: \(problem)\n  = fix: \(restore)"
         case .io(let message): return "error: \(message)"
+        case let .conflict(environment, detail):
+            return "error: the state of environment \(environment) changed under this run: \(detail); nothing was overwritten\n"
+                + "  = fix: run kryoform plan -e \(environment) again to plan against the state as it is now"
         }
     }
 }

@@ -9,25 +9,50 @@ enum ProjectDecoder {
         guard let fields = reader.mapping(node, at: .root, what: "project", allowed: keys, required: ["project"]) else { return nil }
         let name = fields["project"].flatMap { reader.name($0, at: "project", what: "project name") }
         let description = fields["description"].flatMap { reader.optionalString($0, at: "description", what: "description") }
-        var backend = Project.StateBackend.local
-        if let node = fields["state"],
-           let state = reader.mapping(node, at: "state", what: "state", allowed: ["backend"], required: ["backend"]),
-           let backendNode = state["backend"] {
-            if let text = reader.string(backendNode, at: "state.backend", what: "state.backend") {
-                if let parsed = Project.StateBackend(rawValue: text) {
-                    backend = parsed
-                } else if ["s3", "postgres"].contains(text) {
-                    reader.error("state backend '\(text)' is not available yet; state is kept locally", at: backendNode,
-                                 fix: "use backend: local")
-                } else {
-                    reader.error("state.backend must be local, found '\(text)'", at: backendNode)
-                }
-            }
-        }
+        var state = Project.StateSettings()
+        if let node = fields["state"] { decodeState(node, into: &state, reader: reader) }
         var ssh = Project.SSH()
         if let node = fields["ssh"] { decodeSSH(node, into: &ssh, reader: reader) }
         guard let name else { return nil }
-        return Project(name: name, description: description, stateBackend: backend, ssh: ssh, source: SourceMap(file: reader.file))
+        return Project(name: name, description: description, state: state, ssh: ssh, source: SourceMap(file: reader.file))
+    }
+
+    static let stateKeys = ["backend", "url", "schema"]
+
+    private static func decodeState(_ node: Node, into state: inout Project.StateSettings, reader: DocumentReader) {
+        let path: ModelPath = "state"
+        guard let fields = reader.mapping(node, at: path, what: "state", allowed: stateKeys, required: ["backend"]),
+              let backendNode = fields["backend"], let text = reader.string(backendNode, at: path / "backend", what: "state.backend") else { return }
+        guard let backend = Project.StateBackend(rawValue: text) else {
+            if text == "s3" {
+                reader.error("state backend 's3' is not built yet", at: backendNode, fix: "use backend: postgres for shared state, or backend: local")
+            } else {
+                reader.error("state.backend must be local or postgres, found '\(text)'", at: backendNode,
+                             fix: Suggestion.didYouMean(text, in: Project.StateBackend.allCases.map(\.rawValue)))
+            }
+            return
+        }
+        state.backend = backend
+        if backend == .local {
+            for key in ["url", "schema"] where fields[key] != nil {
+                reader.error("'\(key)' is a setting of the postgres backend; the local backend keeps state in .kryoform/state/", at: fields.keyNode(key) ?? node)
+            }
+            return
+        }
+        if let urlNode = fields["url"] {
+            state.url = reader.secretReference(urlNode, at: path / "url", what: "state.url")
+        } else {
+            reader.error("the postgres backend needs 'url', a reference to the server's URL", at: node,
+                         fix: "add url: env:KRYOFORM_STATE_URL (postgres://USER:PASSWORD@HOST:5432/DATABASE)")
+        }
+        if let schemaNode = fields["schema"], let schema = reader.string(schemaNode, at: path / "schema", what: "state.schema") {
+            if schema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil {
+                state.schema = schema
+            } else {
+                reader.error("state.schema must be a lower-case SQL name (letters, digits and _, at most 63), found '\(schema)'", at: schemaNode,
+                             fix: "e.g. schema: kryoform")
+            }
+        }
     }
 
     private static func decodeSSH(_ node: Node, into ssh: inout Project.SSH, reader: DocumentReader) {

@@ -9,7 +9,7 @@ enum ProviderDecoder {
 
     static func decode(_ node: Node, reader: DocumentReader) -> Provider? {
         let path: ModelPath = "provider"
-        guard let fields = reader.mapping(node, at: path, what: "provider", allowed: commonKeys + credentialKeys + ["hosts"],
+        guard let fields = reader.mapping(node, at: path, what: "provider", allowed: commonKeys + credentialKeys + ["hosts", "directory"],
                                           required: ["name"]) else { return nil }
         guard let nameNode = fields["name"],
               let name = reader.choice(nameNode, at: path / "name", what: "provider name", as: Provider.Name.self) else { return nil }
@@ -45,6 +45,15 @@ enum ProviderDecoder {
         }
         if let node = fields["image"] {
             provider.image = reader.string(node, at: path / "image", what: "provider.image")
+        }
+        if let node = fields["directory"], let text = reader.string(node, at: path / "directory", what: "provider.directory") {
+            if name != .sandbox {
+                reader.error("'directory' belongs to the sandbox provider (where its emulated cloud is kept)", at: fields.keyNode("directory") ?? node)
+            } else if text.trimmingCharacters(in: .whitespaces).isEmpty {
+                reader.error("provider.directory is empty", at: node, fix: "name a folder, e.g. directory: ../shared-sandbox")
+            } else {
+                provider.directory = text
+            }
         }
         if let node = fields["hosts"] {
             if name == .static {

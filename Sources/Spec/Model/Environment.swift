@@ -66,6 +66,9 @@ public struct Provider: Hashable, Sendable {
     public var credentials: [String: SecretReference]
     /// For the `static` provider: the existing hosts.
     public var hosts: [StaticHost]
+    /// For the `sandbox` provider: the folder its emulated cloud lives in, relative to the
+    /// project (default `.kryoform/sandbox`). Working copies that share state share it too.
+    public var directory: String? = nil
 }
 
 /// An existing machine the `static` provider configures over SSH.

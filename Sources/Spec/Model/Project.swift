@@ -3,6 +3,23 @@ public struct Project: Hashable, Sendable {
     public enum StateBackend: String, Hashable, Sendable, Codable, CaseIterable {
         /// One JSON file per environment under `.kryoform/state/`.
         case local
+        /// Tables in a PostgreSQL database, shared by every machine that reaches it.
+        case postgres
+    }
+
+    /// Where the environments' state is kept (`state:` in kryoform.yaml).
+    public struct StateSettings: Hashable, Sendable {
+        public var backend: StateBackend = .local
+        /// postgres: the server, `postgres://user:password@host:port/database?sslmode=...`, as a reference.
+        public var url: SecretReference?
+        /// postgres: the schema the tables live in.
+        public var schema: String = "kryoform"
+
+        public init(backend: StateBackend = .local, url: SecretReference? = nil, schema: String = "kryoform") {
+            self.backend = backend
+            self.url = url
+            self.schema = schema
+        }
     }
 
     public enum HostKeyPolicy: String, Hashable, Sendable, Codable, CaseIterable {
@@ -96,14 +113,16 @@ public struct Project: Hashable, Sendable {
 
     public var name: String
     public var description: String?
-    public var stateBackend: StateBackend
+    public var state: StateSettings
     public var ssh: SSH
     public var source: SourceMap
 
-    public init(name: String, description: String? = nil, stateBackend: StateBackend = .local, ssh: SSH = SSH(), source: SourceMap) {
+    public var stateBackend: StateBackend { state.backend }
+
+    public init(name: String, description: String? = nil, state: StateSettings = StateSettings(), ssh: SSH = SSH(), source: SourceMap) {
         self.name = name
         self.description = description
-        self.stateBackend = stateBackend
+        self.state = state
         self.ssh = ssh
         self.source = source
     }

@@ -1,0 +1,70 @@
+import Foundation
+import Planner
+import Providers
+import Spec
+
+/// Makes the state store `kryoform.yaml`'s `state:` block names, for one environment.
+enum StateStores {
+    static func make(_ settings: Project.StateSettings, project: String, environment: String, root: URL,
+                     variables: [String: String] = ProcessInfo.processInfo.environment) throws -> StateStore {
+        switch settings.backend {
+        case .local:
+            return LocalStateStore(projectRoot: root, environment: environment)
+        case .postgres:
+            guard let reference = settings.url else {
+                throw CommandFailure(message: "error: kryoform.yaml: the postgres state backend needs state.url\n  = fix: add url: env:KRYOFORM_STATE_URL")
+            }
+            let source = "state.url (\(reference))"
+            let text = try secret(reference, root: root, variables: variables, what: "the state database's URL", source: source)
+            do {
+                let location = try PostgresLocation.parse(text, source: source)
+                return PostgresStateStore(location: location, schema: settings.schema, project: project, environment: environment)
+            } catch let error as StateURLError {
+                throw CommandFailure(message: "error: \(error.message)\n  = fix: \(error.fix)")
+            }
+        }
+    }
+
+    /// The store for commands that read or repair state without the specs being valid
+    /// (`state list`, `state unlock`): the project file must still say where state is.
+    static func make(_ global: GlobalOptions, environment: String) throws -> StateStore {
+        let root = try global.projectRoot()
+        let specs = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
+        guard let project = specs.project else {
+            let renderer = DiagnosticRenderer(sources: specs.sources)
+            let problems = specs.diagnostics.filter { $0.severity == .error && $0.location.file == SpecLoader.projectFile }
+            throw CommandFailure(message: problems.map { renderer.render($0) }.joined(separator: "\n\n")
+                                 + "\n\n" + "error: \(SpecLoader.projectFile) must be readable to know where state is kept")
+        }
+        return try make(project.state, project: project.name, environment: environment, root: root)
+    }
+
+    /// Where state is, in words: "local (.kryoform/state)", "postgres db.example.com:5432/ops, schema kryoform".
+    static func describe(_ store: StateStore) -> String {
+        switch store {
+        case let local as LocalStateStore: return "local file \(local.stateFile.path)"
+        case let postgres as PostgresStateStore: return "postgres database \(postgres.location.display), schema \(postgres.schema)"
+        default: return "its backend"
+        }
+    }
+
+    /// The text `reference` names, trimmed; the message never repeats it.
+    static func secret(_ reference: SecretReference, root: URL, variables: [String: String], what: String, source: String) throws -> String {
+        switch reference {
+        case .environment(let name):
+            guard let value = variables[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                throw CommandFailure(message: "error: set \(name) to \(what) (\(source) names it, and it is not set)")
+            }
+            return value
+        case .file(let path):
+            let expanded = NSString(string: path).expandingTildeInPath
+            let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : root.appendingPathComponent(expanded)
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw CommandFailure(message: "error: \(source) cannot be read; put \(what) in it")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else { throw CommandFailure(message: "error: \(source) is empty; put \(what) in it") }
+            return value
+        }
+    }
+}
