@@ -7,8 +7,8 @@ import Spec
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "Read an environment's state; remove a lock whose holder is gone.",
-        subcommands: [List.self, Show.self, Unlock.self])
+        abstract: "Read an environment's state and its history; remove a lock whose holder is gone.",
+        subcommands: [List.self, Show.self, History.self, Unlock.self])
 
     /// The state store of `-e ENV`, with no need for the specs to be valid.
     static func store(_ global: GlobalOptions, _ environment: String) throws -> StateStore {
@@ -42,23 +42,63 @@ struct StateCommand: ParsableCommand {
         }
     }
 
+    /// The history of a backend that keeps one, or why this one keeps none.
+    static func history(_ store: StateStore, environment: String) throws -> StateHistory {
+        guard let history = store as? StateHistory else {
+            throw CommandFailure(message: "error: the local state backend keeps no history: only the state before its last write, in .kryoform/state/\(environment).json.backup\n"
+                                 + "  = fix: keep state in PostgreSQL (state: {backend: postgres, url: env:KRYOFORM_STATE_URL} in kryoform.yaml; see docs/state.md), which keeps every serial")
+        }
+        return history
+    }
+
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one resource of the state.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one resource of the state, or the state as it was at an earlier serial.",
+            discussion: "With --serial N (a backend with history, postgres), the state as serial N wrote it: every resource, or the one named.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: EnvironmentOptions
 
         @Argument(help: ArgumentHelp("The resource address, e.g. node.main.1.", valueName: "address"))
-        var address: String
+        var address: String?
+
+        @Option(help: ArgumentHelp("Read the state as it was written at this serial (kryoform state history lists them).", valueName: "N"))
+        var serial: Int?
 
         @Flag(help: "Print it as JSON.")
         var json = false
 
         func run() throws {
             global.configureOutput()
-            let state = try StateCommand.read(StateCommand.store(global, target.environment), environment: target.environment)
+            let store = try StateCommand.store(global, target.environment)
+            let state: State
+            if let serial {
+                do {
+                    guard let found = try StateCommand.history(store, environment: target.environment).state(atSerial: serial) else {
+                        throw CommandFailure(message: "error: environment \(target.environment) has no serial \(serial) in its history\n  = fix: kryoform state history -e \(target.environment) lists the serials there are")
+                    }
+                    state = found
+                } catch let error as StateLockError {
+                    throw CommandFailure(message: error.message)
+                }
+            } else {
+                state = try StateCommand.read(store, environment: target.environment)
+            }
+            guard let address else {
+                guard serial != nil else {
+                    throw CommandFailure(message: "error: name a resource address, or --serial N for the whole state at a serial\n  = fix: kryoform state list -e \(target.environment) lists the addresses")
+                }
+                if json { return try printJSON(state) }
+                print("Serial \(state.serial) of environment \(state.environment) (lineage \(state.lineage)), \(state.resources.count) resources:")
+                for resource in state.resources {
+                    let status = resource.status == .ready ? "" : "  (\(resource.status.rawValue))"
+                    print("  \(resource.address)  \(resource.providerID ?? "-")\(status)")
+                }
+                return
+            }
             guard let resource = state.resource(ResourceAddress(address)) else {
                 var message = "error: the state of \(target.environment) has no resource \(address)"
+                if let serial { message += " at serial \(serial)" }
                 if let suggestion = Suggestion.didYouMean(address, in: state.resources.map(\.address.rawValue)) { message += "\n  = fix: \(suggestion)" }
                 throw CommandFailure(message: message)
             }
@@ -72,6 +112,41 @@ struct StateCommand: ParsableCommand {
             for key in fields.keys.sorted() {
                 print("  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(fields[key] ?? "")")
             }
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every serial of an environment's state: when, who, which command, what changed (postgres backend).")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var target: EnvironmentOptions
+
+        @Flag(help: "Print it as JSON.")
+        var json = false
+
+        func run() throws {
+            global.configureOutput()
+            let store = try StateCommand.store(global, target.environment)
+            let entries: [StateHistoryEntry]
+            do { entries = try StateCommand.history(store, environment: target.environment).history() } catch let error as StateLockError {
+                throw CommandFailure(message: error.message)
+            }
+            if json { return try printJSON(entries) }
+            guard !entries.isEmpty else {
+                print("Environment \(target.environment) has no history yet.")
+                return
+            }
+            let formatter = ISO8601DateFormatter()
+            let rows = entries.map { ["\($0.serial)", formatter.string(from: $0.written), "\($0.owner)@\($0.host)", $0.operation, $0.summary] }
+            let header = ["SERIAL", "WRITTEN", "BY", "COMMAND", "CHANGES"]
+            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+            for row in [header] + rows {
+                print(row.enumerated().map { index, text in index == row.count - 1 ? text : text.padding(toLength: widths[index], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  "))
+            }
+            let lineages = Set(entries.map(\.lineage))
+            if lineages.count > 1 { print("(\(lineages.count) lineages: the state was removed and made again)") }
         }
     }
 

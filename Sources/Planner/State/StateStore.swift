@@ -21,6 +21,38 @@ public protocol StateStore: Sendable {
     func breakLock(_ holder: LockInfo) throws -> Bool
 }
 
+/// A backend that keeps every serial it ever wrote (postgres).
+public protocol StateHistory: StateStore {
+    /// Every serial written, oldest first.
+    func history() throws -> [StateHistoryEntry]
+    /// The state as it was written at `serial`, nil when no such serial was written.
+    func state(atSerial serial: Int) throws -> State?
+}
+
+/// One write of an environment's state.
+public struct StateHistoryEntry: Hashable, Sendable, Codable {
+    public var lineage: String
+    public var serial: Int
+    public var written: Date
+    /// Who wrote it: the lock holder's user and host.
+    public var owner: String
+    public var host: String
+    /// The command that wrote it: apply, destroy, ...
+    public var operation: String
+    /// "2 added, 1 changed".
+    public var summary: String
+
+    public init(lineage: String, serial: Int, written: Date, owner: String, host: String, operation: String, summary: String) {
+        self.lineage = lineage
+        self.serial = serial
+        self.written = written
+        self.owner = owner
+        self.host = host
+        self.operation = operation
+        self.summary = summary
+    }
+}
+
 /// Who holds an environment's lock.
 public struct LockInfo: Hashable, Sendable, Codable {
     public var id: String

@@ -24,7 +24,7 @@ import PostgresNIO
 /// `StateStore` is synchronous (a signal's handler releases the lock from a plain thread), so
 /// each query is sent on the store's own event loop and waited for, with a bound, on the
 /// caller's thread, never on an event loop.
-public final class PostgresStateStore: StateStore, @unchecked Sendable {
+public final class PostgresStateStore: StateHistory, @unchecked Sendable {
     public let location: PostgresLocation
     public let schema: String
     public let project: String
@@ -210,6 +210,44 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
             }
             if let outcome { return outcome }
             Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    // MARK: History
+
+    public func history() throws -> [StateHistoryEntry] {
+        try mutex.withLock {
+            let connection = try connected()
+            guard try tablesExist(connection) else { return [] }
+            let rows = try run("read the state's history", """
+                SELECT lineage, serial, written_at, owner, host, operation, summary FROM \(unescaped: table("history"))
+                WHERE project = \(project) AND environment = \(environment) ORDER BY written_at, serial
+                """, on: connection).rows
+            return try rows.map { row in
+                do {
+                    let (lineage, serial, written, owner, host, operation, summary) = try row.decode((String, Int, Date, String, String, String, String).self)
+                    return StateHistoryEntry(lineage: lineage, serial: serial, written: written, owner: owner, host: host, operation: operation, summary: summary)
+                } catch {
+                    throw StateLockError.io("the history of environment \(environment) in \(location.display) is unreadable: \(error)")
+                }
+            }
+        }
+    }
+
+    public func state(atSerial serial: Int) throws -> State? {
+        try mutex.withLock { () throws -> State? in
+            let connection = try connected()
+            guard try tablesExist(connection) else { return nil }
+            // The newest lineage's serial: a lineage started over (the state removed and made again) reuses serials.
+            let rows = try run("read the state's history", """
+                SELECT body FROM \(unescaped: table("history"))
+                WHERE project = \(project) AND environment = \(environment) AND serial = \(serial) ORDER BY written_at DESC LIMIT 1
+                """, on: connection).rows
+            guard let row = rows.first else { return nil }
+            let body = try decode(row, as: Data.self, doing: "read the state's history")
+            do { return try LocalStateStore.decoder.decode(State.self, from: body) } catch {
+                throw StateLockError.io("serial \(serial) of environment \(environment) in \(location.display) is unreadable: \(JSONProblem.describe(error, in: body))")
+            }
         }
     }
 
