@@ -147,18 +147,29 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
             guard taken else {
                 throw StateLockError.held(environment: environment, by: try liveLock(connection) ?? unknownHolder())
             }
-            let session = try decode(try run("read the session", "SELECT pg_backend_pid()", on: connection).rows.first,
-                                     as: Int32.self, doing: "read the session")
-            var mine = info
-            mine.session = session
-            try run("record the lock's holder", """
-                INSERT INTO \(unescaped: table("locks")) (project, environment, lock_id, operation, owner, host, pid, executable, started, session)
-                VALUES (\(project), \(environment), \(info.id), \(info.operation), \(info.owner), \(info.host), \(info.pid), \(info.executable), \(info.started), \(session))
-                ON CONFLICT (project, environment) DO UPDATE SET lock_id = EXCLUDED.lock_id, operation = EXCLUDED.operation, owner = EXCLUDED.owner,
-                    host = EXCLUDED.host, pid = EXCLUDED.pid, executable = EXCLUDED.executable, started = EXCLUDED.started, session = EXCLUDED.session
-                """, on: connection)
-            held = mine
+            do {
+                held = try recordHolder(info, on: connection)
+            } catch {
+                // Taken but not recorded: given back, so no one waits on a lock nobody knows of.
+                _ = try? run("release the lock", "SELECT pg_advisory_unlock(\(lockKey))", on: connection)
+                throw error
+            }
         }
+    }
+
+    /// Writes the `locks` row naming `info` as the holder; returns `info` with its session.
+    private func recordHolder(_ info: LockInfo, on connection: PostgresConnection) throws -> LockInfo {
+        let session = try decode(try run("read the session", "SELECT pg_backend_pid()", on: connection).rows.first,
+                                 as: Int32.self, doing: "read the session")
+        var mine = info
+        mine.session = session
+        try run("record the lock's holder", """
+            INSERT INTO \(unescaped: table("locks")) (project, environment, lock_id, operation, owner, host, pid, executable, started, session)
+            VALUES (\(project), \(environment), \(info.id), \(info.operation), \(info.owner), \(info.host), \(info.pid), \(info.executable), \(info.started), \(session))
+            ON CONFLICT (project, environment) DO UPDATE SET lock_id = EXCLUDED.lock_id, operation = EXCLUDED.operation, owner = EXCLUDED.owner,
+                host = EXCLUDED.host, pid = EXCLUDED.pid, executable = EXCLUDED.executable, started = EXCLUDED.started, session = EXCLUDED.session
+            """, on: connection)
+        return mine
     }
 
     public func unlock(id: String) throws {
