@@ -43,7 +43,7 @@ struct PostgresRunner {
         process.currentDirectoryURL = root
         process.environment = ProcessInfo.processInfo.environment.merging(variables.merging([SandboxFaults.variable: "provision=30ms," + faults]) { $1 }) { $1 }
         let output = root.appendingPathComponent("run-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle

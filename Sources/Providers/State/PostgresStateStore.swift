@@ -423,7 +423,7 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
 
     /// `future`, failed after `timeout` (the connection is closed then: its lock goes, and
     /// nothing more is sent on it).
-    private func bounded<T>(_ future: EventLoopFuture<T>, timeout: TimeAmount) -> EventLoopFuture<T> {
+    private func bounded<T: Sendable>(_ future: EventLoopFuture<T>, timeout: TimeAmount) -> EventLoopFuture<T> {
         let promise = future.eventLoop.makePromise(of: T.self)
         let timer = future.eventLoop.scheduleTask(in: timeout) { [connection] in
             promise.fail(QueryTimeout())
