@@ -7,7 +7,7 @@ extension SandboxProject {
     /// Removes the sandbox object of `address` behind kryoform's back, as a console user would.
     func deleteOutsideKryoform(_ address: String) throws {
         try SandboxStore(directory: root.appendingPathComponent(".kryoform/sandbox")).transaction { cloud in
-            cloud.objects.removeAll { ResourceTags.address(in: $0.tags)?.rawValue == address }
+            cloud.removeAll { ResourceTags.address(in: $0.tags)?.rawValue == address }
         }
     }
 

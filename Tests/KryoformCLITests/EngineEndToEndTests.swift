@@ -273,9 +273,12 @@ struct EngineEndToEndTests {
         let privateKey = try String(contentsOf: project.root.appendingPathComponent(".kryoform/ssh/id_ed25519"), encoding: .utf8)
         let keyBody = privateKey.split(separator: "\n").dropFirst().first.map(String.init) ?? "unreadable"
         var written = [text.stdout, text.stderr, json.stdout, apply.stdout, apply.stderr]
-        for file in ["plan.md", "plan.json", ".kryoform/state/local.json", ".kryoform/sandbox/cloud.json"] {
+        for file in ["plan.md", "plan.json", ".kryoform/state/local.json"] {
             written.append(try String(contentsOf: project.root.appendingPathComponent(file), encoding: .utf8))
         }
+        let world = project.recordedFiles().world ?? Data()
+        #expect(!world.isEmpty, "the sandbox recorded nothing")
+        written.append(String(decoding: world, as: UTF8.self))
         for value in Array(secrets.values) + [keyBody] {
             #expect(!written.contains { $0.contains(value) }, "a secret was written")
         }

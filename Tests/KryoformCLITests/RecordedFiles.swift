@@ -9,8 +9,11 @@ struct RecordedFiles: Equatable {
 
     /// The state of environment local.
     var state: Data? { files["state/local.json"] }
-    /// The sandbox's emulated cloud.
-    var world: Data? { files["sandbox/cloud.json"] }
+    /// The sandbox's emulated cloud: its snapshot and the log of changes after it.
+    var world: Data? {
+        guard files["sandbox/cloud.json"] != nil || files["sandbox/cloud.log"] != nil else { return nil }
+        return (files["sandbox/cloud.json"] ?? Data()) + (files["sandbox/cloud.log"] ?? Data())
+    }
 
     /// What is under `root/.kryoform` now.
     static func read(_ root: URL) -> RecordedFiles {

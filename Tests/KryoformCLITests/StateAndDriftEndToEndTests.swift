@@ -73,7 +73,7 @@ struct StateAndDriftEndToEndTests {
         #expect(!clean.stdout.contains("Monthly cost"), "\(clean.stdout)")
 
         try SandboxStore(directory: project.root.appendingPathComponent(".kryoform/sandbox")).transaction { cloud in
-            cloud.objects.removeAll { ResourceTags.address(in: $0.tags)?.rawValue == "volume.main.1.pgdata" }
+            cloud.removeAll { ResourceTags.address(in: $0.tags)?.rawValue == "volume.main.1.pgdata" }
         }
         let before = try #require(try project.state())
         let drift = try project.run(["drift", "-e", "local"])

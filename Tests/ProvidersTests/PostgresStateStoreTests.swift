@@ -47,6 +47,36 @@ final class PostgresStateStoreTests {
         #expect(try store("staging").read() == nil)
     }
 
+    @Test("an apply's steps are rows of the journal, read with the state by anyone; compaction folds them into one history row")
+    func journalFoldsIntoOneHistoryRow() throws {
+        let writer = try store()
+        try writer.lock(LockInfo(operation: "apply", owner: "alice"))
+        let base = state(serial: 1, resources: 200)
+        try writer.write(base)
+        var steps: [StateJournalRecord] = []
+        for serial in 2...11 {
+            let resource = StateResource(address: ResourceAddress("node.new.\(serial)"), kind: .node, providerID: "new-\(serial)", status: .ready,
+                                         attributes: [:], dependsOn: [], updatedAt: Date(timeIntervalSince1970: 1_800_000_000))
+            steps.append(StateJournalRecord(lineage: base.lineage, serial: serial, recorded: [resource], removed: serial == 2 ? ["node.main.1"] : []))
+            try writer.append(steps[steps.count - 1]) { Issue.record("a journal step asked for the whole state"); return base }
+        }
+        #expect(try server.sql("SELECT count(*) FROM kryoform.journal") == "10")
+        #expect(try server.sql("SELECT serial FROM kryoform.states") == "1", "a step rewrote the whole state")
+        let seen = try #require(try store().read(), "another runner reads the state with the journal's steps")
+        #expect(seen.serial == 11 && seen.resources.count == 209 && seen.resource("node.main.1") == nil && seen.resource("node.new.11") != nil)
+
+        // Two records of one serial: the second is refused.
+        #expect(throws: StateLockError.self) { try writer.append(steps[0]) { base } }
+
+        try writer.compact()
+        try writer.unlock(id: try #require(try writer.currentLock()).id)
+        #expect(try server.sql("SELECT count(*) FROM kryoform.journal") == "0")
+        #expect(try server.sql("SELECT serial, summary FROM kryoform.history ORDER BY serial").split(separator: "\n")
+                == ["1|200 added", "11|10 added, 1 removed"])
+        #expect(try store().read() == seen)
+        #expect(try store().state(atSerial: 11) == seen)
+    }
+
     @Test("a write against a serial another writer has moved on is refused, and overwrites nothing")
     func compareAndSet() throws {
         let first = try store()

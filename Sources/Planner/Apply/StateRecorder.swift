@@ -1,22 +1,39 @@
 import Foundation
 
-/// Keeps the state during an apply and writes it after every completed action, so a crash at
-/// any instant loses nothing: an intent is recorded before each create, the result after it.
+/// Keeps the state during an apply and records every completed action as it comes, so a crash
+/// at any instant loses nothing: an intent is recorded before each create, the result after it.
+/// Each step goes to the store as one journal record of what it changed; the whole state is
+/// written only when the store holds none yet (and by the store's compaction at the end).
 public actor StateRecorder {
     private let store: StateStore
-    public private(set) var state: State
+    /// The state without its records (they are in `records`, by address).
+    private var header: State
+    private var records: [ResourceAddress: StateResource]
+    /// Whether the store holds a state the journal's records can follow.
+    private var stored: Bool
     public private(set) var writes = 0
 
-    public init(store: StateStore, state: State) {
+    public init(store: StateStore, state: State, stored: Bool = true) {
         self.store = store
-        self.state = state
+        var header = state
+        header.resources = []
+        self.header = header
+        self.records = Dictionary(state.resources.map { ($0.address, $0) }, uniquingKeysWith: { _, last in last })
+        self.stored = stored
+    }
+
+    /// The state as recorded so far.
+    public var state: State {
+        var state = header
+        state.resources = records.values.sorted { $0.address < $1.address }
+        return state
     }
 
     /// The provider ids of `addresses`, for requests that refer to them.
     public func providerIDs(_ addresses: [ResourceAddress]) -> [ResourceAddress: String] {
         var ids: [ResourceAddress: String] = [:]
         for address in addresses {
-            if let id = state.resource(address)?.providerID { ids[address] = id }
+            if let id = records[address]?.providerID { ids[address] = id }
         }
         return ids
     }
@@ -24,41 +41,46 @@ public actor StateRecorder {
     /// Records that creates are about to be sent.
     public func recordIntents(_ changes: [PlanChange]) throws {
         // A resource replaced create-then-delete keeps its old id on record until the new one exists.
-        for change in changes where state.resource(change.address)?.providerID == nil {
-            state.record(StateResource(address: change.address, kind: change.kind, providerID: nil, status: .creating,
-                                       attributes: change.after ?? [:], dependsOn: change.dependsOn))
+        var recorded: [StateResource] = []
+        for change in changes where records[change.address]?.providerID == nil {
+            recorded.append(StateResource(address: change.address, kind: change.kind, providerID: nil, status: .creating,
+                                          attributes: change.after ?? [:], dependsOn: change.dependsOn))
         }
-        try save()
+        try save(recorded: recorded)
     }
 
     /// Records resources as the provider reported them.
     public func recordObserved(_ resources: [ObservedResource], dependsOn: [ResourceAddress: [ResourceAddress]]) throws {
-        for resource in resources {
-            state.record(StateResource(address: resource.address, kind: resource.kind, providerID: resource.providerID,
-                                       status: resource.status == .ready ? .ready : .pending, attributes: resource.attributes,
-                                       details: resource.details, dependsOn: dependsOn[resource.address] ?? []))
-        }
-        try save()
+        try save(recorded: resources.map { resource in
+            StateResource(address: resource.address, kind: resource.kind, providerID: resource.providerID,
+                          status: resource.status == .ready ? .ready : .pending, attributes: resource.attributes,
+                          details: resource.details, dependsOn: dependsOn[resource.address] ?? [])
+        })
     }
 
     /// Drops the record of `address` (only if it still names `providerID`, when given).
     public func remove(_ address: ResourceAddress, providerID: String?) throws {
-        let before = state.resources.count
-        state.remove(address, providerID: providerID)
-        if state.resources.count != before { try save() }
+        guard let record = records[address], providerID == nil || record.providerID == providerID else { return }
+        try save(removed: [address])
     }
 
     /// Drops intents whose create the provider refused outright.
     public func dropIntents(_ addresses: [ResourceAddress]) throws {
-        for address in addresses where state.resource(address)?.status == .creating {
-            state.remove(address)
-        }
-        try save()
+        try save(removed: addresses.filter { records[$0]?.status == .creating })
     }
 
-    private func save() throws {
-        state.serial += 1
-        try store.write(state)
+    /// One step: the records it writes and the addresses it drops, then the store told, durably.
+    private func save(recorded: [StateResource] = [], removed: [ResourceAddress] = []) throws {
+        for address in removed { records[address] = nil }
+        for resource in recorded { records[resource.address] = resource }
+        header.serial += 1
+        let record = StateJournalRecord(lineage: header.lineage, serial: header.serial, recorded: recorded, removed: removed)
+        if stored {
+            try store.append(record) { state }
+        } else {
+            try store.write(state)
+            stored = true
+        }
         writes += 1
     }
 }

@@ -131,13 +131,21 @@ public struct Engine: Sendable {
     /// Carries out `plan`. The caller holds the lock.
     public func apply(_ plan: Plan, inputs: [ResourceAddress: [String: String]], parallelism: Int, interruption: Interruption,
                       events: @escaping @Sendable (ApplyEvent) -> Void) async throws -> ApplyResult {
-        let state = try store.read() ?? State(project: context.project, environment: context.environment.name)
-        let recorder = StateRecorder(store: store, state: state)
+        // What an earlier run left in the journal (it was killed) is folded in first.
+        try store.compact()
+        let existing = try store.read()
+        let state = existing ?? State(project: context.project, environment: context.environment.name)
+        let recorder = StateRecorder(store: store, state: state, stored: existing != nil)
         let cloud = self.cloud
         let configurator = self.configurator
         let walk = ApplyWalk(plan: plan, scope: context.scope, driver: { $0.isCloud ? cloud : configurator ?? cloud }, recorder: recorder,
                              inputs: inputs, parallelism: parallelism, interruption: interruption, events: events)
-        return await walk.run()
+        let result = await walk.run()
+        do { try store.compact() } catch let error as StateLockError {
+            throw StateLockError.io(String(error.message.dropFirst("error: ".count).prefix { $0 != "\n" })
+                                    + "; the apply's every completed action is kept in the state's journal, and the next kryoform command that takes the lock folds it in")
+        }
+        return result
     }
 
     /// Closes what the drivers keep open; the last thing a command does with the engine.

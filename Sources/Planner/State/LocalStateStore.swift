@@ -1,7 +1,10 @@
 import Foundation
 
 /// The embedded state backend: `.kryoform/state/<environment>.json`, locked by
-/// `.kryoform/state/<environment>.lock` created exclusively.
+/// `.kryoform/state/<environment>.lock` created exclusively. During an apply each completed step
+/// is appended to `<environment>.journal` (one JSON line, fsynced) and the journal is folded
+/// into the state file when the apply ends, or, after a crash, when the next apply starts;
+/// reading the state always sees what the journal holds.
 public struct LocalStateStore: StateStore {
     public let environment: String
     public let directory: URL
@@ -17,7 +20,21 @@ public struct LocalStateStore: StateStore {
     /// The state as it was before the last write, kept beside it.
     public var backupFile: URL { directory.appendingPathComponent("\(environment).json.backup") }
 
+    /// The records of the apply under way, or of one that was killed, not yet in the state file.
+    public var journalFile: URL { directory.appendingPathComponent("\(environment).journal") }
+
+    /// The state file with its journal's records applied.
     public func read() throws -> State? {
+        let base = try readFile()
+        let records = try journal()
+        guard !records.isEmpty else { return base }
+        do { return try StateJournalRecord.replay(records, onto: base, stateName: "the state file \(stateFile.path)") } catch let mismatch as StateJournalRecord.Mismatch {
+            throw StateLockError.unreadableJournal(file: journalFile.path, problem: mismatch.problem)
+        }
+    }
+
+    /// The state file alone.
+    private func readFile() throws -> State? {
         guard FileManager.default.fileExists(atPath: stateFile.path) else { return nil }
         let data: Data
         do { data = try Data(contentsOf: stateFile) } catch {
@@ -29,7 +46,8 @@ public struct LocalStateStore: StateStore {
         }
     }
 
-    /// Copies the state there is to `<env>.json.backup`, then replaces it; both writes are atomic.
+    /// Copies the state there is to `<env>.json.backup`, then replaces it; both writes are
+    /// atomic. The journal is emptied after: `state` was read with its records in it.
     public func write(_ state: State) throws {
         let data: Data
         do { data = try Self.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
@@ -37,6 +55,55 @@ public struct LocalStateStore: StateStore {
             try AtomicFile.write(previous, to: backupFile)
         }
         try AtomicFile.write(data, to: stateFile)
+        if unlink(journalFile.path) != 0 && errno != ENOENT {
+            throw StateLockError.io("cannot remove the journal \(journalFile.path), now in \(stateFile.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Appends `record` as one line and waits for it to reach the disk.
+    public func append(_ record: StateJournalRecord, state: () -> State) throws {
+        var line: Data
+        do { line = try Self.journalEncoder.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
+        line.append(0x0A)
+        let created = !FileManager.default.fileExists(atPath: journalFile.path)
+        let descriptor = open(journalFile.path, O_CREAT | O_WRONLY | O_APPEND, 0o600)
+        guard descriptor >= 0 else { throw StateLockError.io("cannot open the journal \(journalFile.path): \(String(cString: strerror(errno)))") }
+        let written = line.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == line.count, synced else {
+            throw StateLockError.io("cannot append to the journal \(journalFile.path): \(String(cString: strerror(errno)))")
+        }
+        if created { AtomicFile.syncDirectory(directory) }
+    }
+
+    /// Writes the state with its journal applied, then removes the journal.
+    public func compact() throws {
+        guard FileManager.default.fileExists(atPath: journalFile.path) else { return }
+        let records = try journal()
+        guard !records.isEmpty, let state = try read() else {
+            unlink(journalFile.path)
+            return
+        }
+        try write(state)
+    }
+
+    /// The journal's records. A last line with no end is a write a crash cut short: it never
+    /// completed, so it is left out; any other line that does not decode is an error.
+    private func journal() throws -> [StateJournalRecord] {
+        guard let data = FileManager.default.contents(atPath: journalFile.path), !data.isEmpty else { return [] }
+        var records: [StateJournalRecord] = []
+        var start = data.startIndex
+        var line = 1
+        while let end = data[start...].firstIndex(of: 0x0A) {
+            let text = data[start..<end]
+            do { records.append(try Self.decoder.decode(StateJournalRecord.self, from: text)) } catch {
+                throw StateLockError.unreadableJournal(file: journalFile.path, problem: "line \(line): \(JSONProblem.describe(error, in: Data(text)))")
+            }
+            start = data.index(after: end)
+            line += 1
+        }
+        return records
     }
 
     /// Writes the lock to a temporary file, then links it into place: the link fails if a lock
@@ -109,6 +176,14 @@ public struct LocalStateStore: StateStore {
         return encoder
     }()
 
+    /// One record a line: no pretty printing.
+    static let journalEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -135,10 +210,15 @@ public enum AtomicFile {
             unlink(temporary.path)
             throw StateLockError.io("cannot replace \(url.path): \(String(cString: strerror(errno)))")
         }
-        let directoryDescriptor = open(directory.path, O_RDONLY)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        syncDirectory(directory)
+    }
+
+    /// Makes a file created or renamed in `directory` survive a power loss.
+    public static func syncDirectory(_ directory: URL) {
+        let descriptor = open(directory.path, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
         }
     }
 

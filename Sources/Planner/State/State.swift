@@ -28,14 +28,38 @@ public struct State: Hashable, Sendable, Codable {
     }
 
     public func resource(_ address: ResourceAddress) -> StateResource? {
-        resources.first { $0.address == address }
+        let index = insertionIndex(of: address)
+        if index < resources.count, resources[index].address == address { return resources[index] }
+        // A hand-edited file need not be sorted.
+        return resources.first { $0.address == address }
     }
 
-    /// Adds or replaces the record of `resource.address`.
+    /// Adds or replaces the record of `resource.address`, keeping the records sorted.
     public mutating func record(_ resource: StateResource) {
-        resources.removeAll { $0.address == resource.address }
-        resources.append(resource)
-        resources.sort { $0.address < $1.address }
+        let index = insertionIndex(of: resource.address)
+        if index < resources.count, resources[index].address == resource.address {
+            resources[index] = resource
+        } else {
+            resources.removeAll { $0.address == resource.address }
+            resources.insert(resource, at: min(insertionIndex(of: resource.address), resources.count))
+        }
+    }
+
+    /// Where `address` is, or would go, in the sorted records (binary search).
+    private func insertionIndex(of address: ResourceAddress) -> Int {
+        var low = 0, high = resources.count
+        while low < high {
+            let middle = (low + high) / 2
+            if resources[middle].address < address { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Applies one journal record: its records added or replaced, its removals dropped, its serial taken.
+    public mutating func apply(_ record: StateJournalRecord) {
+        for address in record.removed { remove(address) }
+        for resource in record.recorded { self.record(resource) }
+        serial = record.serial
     }
 
     /// What changed since `previous`, in a line for the history: "2 added, 1 changed, 1 removed".
@@ -54,7 +78,52 @@ public struct State: Hashable, Sendable, Codable {
     }
 
     public mutating func remove(_ address: ResourceAddress, providerID: String? = nil) {
+        let index = insertionIndex(of: address)
+        if index < resources.count, resources[index].address == address {
+            if providerID == nil || resources[index].providerID == providerID { resources.remove(at: index) }
+            return
+        }
         resources.removeAll { $0.address == address && (providerID == nil || $0.providerID == providerID) }
+    }
+}
+
+/// One step of an apply, as the journal keeps it: the records it wrote and the addresses it
+/// dropped, and the serial the state has after it. Replaying a state's journal in order gives
+/// the state as the apply left it.
+public struct StateJournalRecord: Hashable, Sendable, Codable {
+    public var lineage: String
+    public var serial: Int
+    public var recorded: [StateResource]
+    public var removed: [ResourceAddress]
+
+    public init(lineage: String, serial: Int, recorded: [StateResource] = [], removed: [ResourceAddress] = []) {
+        self.lineage = lineage
+        self.serial = serial
+        self.recorded = recorded
+        self.removed = removed
+    }
+
+    public var isEmpty: Bool { recorded.isEmpty && removed.isEmpty }
+
+    /// `base` with `records` applied in order. Records `base` already has (a crash came between
+    /// writing the state and emptying the journal) are passed over; a record that does not
+    /// follow is a `Mismatch` saying why.
+    public static func replay(_ records: [StateJournalRecord], onto base: State?, stateName: String) throws -> State {
+        guard var state = base else {
+            throw Mismatch(problem: "it holds \(records.count) records of an apply, and the state they follow (\(stateName)) is missing")
+        }
+        for record in records where record.serial > state.serial {
+            guard record.lineage == state.lineage, record.serial == state.serial + 1 else {
+                throw Mismatch(problem: "its record of serial \(record.serial) (lineage \(record.lineage)) does not follow \(stateName) "
+                               + "at serial \(state.serial) (lineage \(state.lineage))")
+            }
+            state.apply(record)
+        }
+        return state
+    }
+
+    public struct Mismatch: Error {
+        public let problem: String
     }
 }
 

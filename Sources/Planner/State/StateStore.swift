@@ -19,6 +19,18 @@ public protocol StateStore: Sendable {
     /// run holds the lock now (compare-and-delete, so two runs breaking one stale lock cannot
     /// remove each other's fresh one).
     func breakLock(_ holder: LockInfo) throws -> Bool
+    /// Adds one step of an apply to the state, durably, before the walk goes on: a backend with a
+    /// journal appends `record` alone (so an apply costs in proportion to what it does, not to
+    /// the size of the state); one without writes `state()`, the whole state after it.
+    func append(_ record: StateJournalRecord, state: () -> State) throws
+    /// Folds the journal into the state with one full write, and empties it; nothing when the
+    /// journal is empty. `read()` already sees what the journal holds.
+    func compact() throws
+}
+
+extension StateStore {
+    public func append(_ record: StateJournalRecord, state: () -> State) throws { try write(state()) }
+    public func compact() throws {}
 }
 
 /// A backend that keeps every serial it ever wrote (postgres).
@@ -104,6 +116,8 @@ public enum StateLockError: Error, Sendable {
     case held(environment: String, by: LockInfo)
     /// The state file exists but cannot be decoded: where, what, and the backup to restore from.
     case unreadableState(file: String, problem: String, backup: String?)
+    /// The journal of an apply cannot be applied to the state file: where, and what is wrong.
+    case unreadableJournal(file: String, problem: String)
     case io(String)
     /// A shared backend's state is not the one this run read: another writer got in between.
     case conflict(environment: String, detail: String)
@@ -130,6 +144,10 @@ public enum StateLockError: Error, Sendable {
             let restore = backup.map { "restore the state before the last write with: cp \($0) \(file) (then kryoform plan shows what differs), or fix the file by hand" }
                 ?? "fix the file by hand, or restore it from a copy of your own: there is no backup yet (kryoform writes \(file).backup before each state write)"
             return "error: the state file \(file) is unreadable: \(problem)\n  = fix: \(restore)"
+        case let .unreadableJournal(file, problem):
+            return "error: the state journal \(file) is unreadable: \(problem)\n"
+                + "  = fix: fix the line by hand, or move the journal aside to go back to the state as it was before the apply that wrote it "
+                + "(kryoform plan then finds what that apply made by its tags and adopts it)"
         case .io(let message): return "error: \(message)"
         case let .conflict(environment, detail):
             return "error: the state of environment \(environment) changed under this run: \(detail); nothing was overwritten\n"

@@ -34,7 +34,7 @@ public struct SandboxConfigurator: ResourceDriver {
                     let object = SandboxObject(id: "sbx-\(request.kind.rawValue)-\(cloud.nextID)", kind: request.kind, tags: request.tags,
                                                attributes: request.attributes, details: details(request), createdAt: Date(), readyAt: Date(), parentID: nil)
                     cloud.nextID += 1
-                    cloud.objects.append(object)
+                    cloud.append(object)
                     return ObservedResource(address: request.address, kind: request.kind, providerID: object.id, attributes: object.attributes, details: object.details)
                 }
             }.mapError { $0 as? ProviderError ?? ProviderError(.failed, "sandbox: \($0)") }
@@ -47,8 +47,10 @@ public struct SandboxConfigurator: ResourceDriver {
         return try store.transaction { cloud in
             guard let index = cloud.index(of: id) else { throw ProviderError(.notFound, "sandbox: \(request.address) is not deployed") }
             try check(request, in: cloud)
-            cloud.objects[index].attributes = request.attributes
-            cloud.objects[index].details = details(request)
+            cloud.modify(at: index) {
+                $0.attributes = request.attributes
+                $0.details = details(request)
+            }
             let object = cloud.objects[index]
             return ObservedResource(address: request.address, kind: request.kind, providerID: id, attributes: object.attributes, details: object.details)
         }
@@ -58,7 +60,7 @@ public struct SandboxConfigurator: ResourceDriver {
         await faults.delay()
         try store.transaction { cloud in
             guard let index = cloud.index(of: resource.providerID) else { throw ProviderError(.notFound, "sandbox: \(resource.address) is not deployed") }
-            cloud.objects.remove(at: index)
+            cloud.remove(at: index)
         }
     }
 

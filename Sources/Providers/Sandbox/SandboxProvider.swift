@@ -90,7 +90,7 @@ public struct SandboxProvider: CloudProvider {
         }
         object.id = "sbx-\(request.kind.rawValue.replacingOccurrences(of: "_", with: "-"))-\(cloud.nextID)"
         cloud.nextID += 1
-        cloud.objects.append(object)
+        cloud.append(object)
         return object.observed(at: now) ?? ObservedResource(address: request.address, kind: request.kind, providerID: object.id, attributes: object.attributes)
     }
 
@@ -123,7 +123,7 @@ public struct SandboxProvider: CloudProvider {
             }
             object.attributes = request.attributes
             object.tags = Array(Set(object.tags).union(request.tags)).sorted()
-            cloud.objects[index] = object
+            cloud.modify(at: index) { $0 = object }
             return object.observed(at: now) ?? ObservedResource(address: request.address, kind: object.kind, providerID: id, attributes: object.attributes)
         }
     }
@@ -145,11 +145,11 @@ public struct SandboxProvider: CloudProvider {
             case .node:
                 // Volumes attached to a deleted node are detached, as real clouds do.
                 for volume in cloud.objects.indices where cloud.objects[volume].parentID == object.id {
-                    cloud.objects[volume].parentID = nil
+                    cloud.modify(at: volume) { $0.parentID = nil }
                 }
             default: break
             }
-            cloud.objects.remove(at: index)
+            cloud.remove(at: index)
         }
         await faults.hangIfAsked(after: "delete", of: resource.address, in: store.directory)
     }

@@ -7,9 +7,11 @@ import NIOSSL
 import Planner
 import PostgresNIO
 
-/// The postgres state backend (`state: {backend: postgres, url: env:…, schema: …}`). Three tables
+/// The postgres state backend (`state: {backend: postgres, url: env:…, schema: …}`). Four tables
 /// in `schema`: `states` (the current state per project and environment), `history` (every
-/// serial ever written, append-only) and `locks` (who holds each environment's lock).
+/// state written whole, append-only), `locks` (who holds each environment's lock) and
+/// `journal` (the steps of the apply under way, or of one that was killed: each an INSERT of
+/// what it changed, folded into `states` with one history row when the apply ends).
 ///
 /// The lock is a session advisory lock, taken on the store's one connection and keyed by a hash
 /// of schema, project and environment; the `locks` row only says who took it. A lock is held
@@ -42,6 +44,8 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
     private let mutex = NSLock()
     private var connection: PostgresConnection?
     private var tablesReady = false
+    /// Whether the `journal` table exists (a database set up by an earlier kryoform has none yet).
+    private var journalReady = false
     /// The lock this store holds, with its session.
     private var held: LockInfo?
     /// The state as this store last read or wrote it: what the next write compares against.
@@ -85,14 +89,79 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
                 seen = nil
                 return nil
             }
-            let body = try decode(row, as: Data.self, doing: "read the state")
-            let state: State
-            do { state = try LocalStateStore.decoder.decode(State.self, from: body) } catch {
-                throw StateLockError.io("the state of environment \(environment) in the postgres database \(location.display) (\(table("states"))) is unreadable: "
-                                        + "\(JSONProblem.describe(error, in: body)); every earlier serial is kept in \(table("history"))")
-            }
+            let state = try decodeState(try decode(row, as: Data.self, doing: "read the state"))
             seen = state
-            return state
+            return try replayJournal(onto: state, connection)
+        }
+    }
+
+    private func decodeState(_ body: Data) throws -> State {
+        do { return try LocalStateStore.decoder.decode(State.self, from: body) } catch {
+            throw StateLockError.io("the state of environment \(environment) in the postgres database \(location.display) (\(table("states"))) is unreadable: "
+                                    + "\(JSONProblem.describe(error, in: body)); every earlier serial is kept in \(table("history"))")
+        }
+    }
+
+    /// `state` with the journal's records applied.
+    private func replayJournal(onto state: State, _ connection: PostgresConnection) throws -> State {
+        let records = try journal(connection)
+        guard !records.isEmpty else { return state }
+        do { return try StateJournalRecord.replay(records, onto: state, stateName: "the state in \(table("states"))") } catch let mismatch as StateJournalRecord.Mismatch {
+            throw StateLockError.unreadableJournal(file: "\(table("journal")) in \(location.display)", problem: mismatch.problem)
+        }
+    }
+
+    private func journal(_ connection: PostgresConnection) throws -> [StateJournalRecord] {
+        guard journalReady else { return [] }
+        let rows = try run("read the state's journal", """
+            SELECT serial, body FROM \(unescaped: table("journal")) WHERE project = \(project) AND environment = \(environment) ORDER BY serial
+            """, on: connection).rows
+        return try rows.map { row in
+            let serial: Int, body: Data
+            do { (serial, body) = try row.decode((Int, Data).self) } catch {
+                throw StateLockError.io("the journal of environment \(environment) in \(location.display) is unreadable: \(error)")
+            }
+            do { return try LocalStateStore.decoder.decode(StateJournalRecord.self, from: body) } catch {
+                throw StateLockError.unreadableJournal(file: "\(table("journal")) in \(location.display)",
+                                                       problem: "the record of serial \(serial): \(JSONProblem.describe(error, in: body))")
+            }
+        }
+    }
+
+    /// One INSERT of what the step changed, on the lock's connection: a run that lost its lock
+    /// lost that connection with it, and two records of one serial cannot both be kept.
+    public func append(_ record: StateJournalRecord, state: () -> State) throws {
+        try mutex.withLock {
+            let connection = try connected()
+            try ensureTables(connection)
+            let body: Data
+            do { body = try LocalStateStore.encoder.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
+            let added = try run("record a step in the state's journal", """
+                INSERT INTO \(unescaped: table("journal")) (project, environment, lineage, serial, body)
+                VALUES (\(project), \(environment), \(record.lineage), \(record.serial), \(body))
+                ON CONFLICT (project, environment, serial) DO NOTHING
+                """, on: connection).metadata.rows ?? 0
+            guard added == 1 else {
+                throw StateLockError.conflict(environment: environment, detail: "the journal already holds a record of serial \(record.serial), written by another run")
+            }
+        }
+    }
+
+    /// Folds the journal into `states` with one history row, and empties it, in one transaction.
+    public func compact() throws {
+        try mutex.withLock {
+            let connection = try connected()
+            guard try tablesExist(connection), journalReady, !(try journal(connection)).isEmpty else { return }
+            let rows = try run("read the state", """
+                SELECT body FROM \(unescaped: table("states")) WHERE project = \(project) AND environment = \(environment)
+                """, on: connection).rows
+            guard let row = rows.first else {
+                throw StateLockError.unreadableJournal(file: "\(table("journal")) in \(location.display)",
+                                                       problem: "it holds records of an apply, and the state they follow is missing from \(table("states"))")
+            }
+            let base = try decodeState(try decode(row, as: Data.self, doing: "read the state"))
+            seen = base
+            try writeLocked(try replayJournal(onto: base, connection), on: connection)
         }
     }
 
@@ -100,42 +169,53 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
         try mutex.withLock {
             let connection = try connected()
             try ensureTables(connection)
-            let body: Data
-            do { body = try LocalStateStore.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
-            let summary = state.changeSummary(since: seen)
-            try run("begin a transaction", "BEGIN", on: connection)
-            do {
-                let changed: Int
-                if let seen {
-                    changed = try run("write the state", """
-                        UPDATE \(unescaped: table("states")) SET lineage = \(state.lineage), serial = \(state.serial), body = \(body), updated_at = now()
-                        WHERE project = \(project) AND environment = \(environment) AND lineage = \(seen.lineage) AND serial = \(seen.serial)
-                        """, on: connection).metadata.rows ?? 0
-                } else {
-                    changed = try run("write the state", """
-                        INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
-                        VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now())
-                        ON CONFLICT (project, environment) DO NOTHING
-                        """, on: connection).metadata.rows ?? 0
-                }
-                guard changed == 1 else {
-                    let detail = try conflictDetail(connection, expected: seen)
-                    _ = try? run("roll back", "ROLLBACK", on: connection)
-                    throw StateLockError.conflict(environment: environment, detail: detail)
-                }
-                let who = held
-                try run("record the state's history", """
-                    INSERT INTO \(unescaped: table("history")) (project, environment, lineage, serial, body, written_at, owner, host, operation, summary)
-                    VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now(),
-                            \(who?.owner ?? LockInfo.currentUser), \(who?.host ?? ProcessInfo.processInfo.hostName), \(who?.operation ?? "write"), \(summary))
-                    """, on: connection)
-                try run("commit the state", "COMMIT", on: connection)
-            } catch {
-                _ = try? run("roll back", "ROLLBACK", on: connection)
-                throw error
-            }
-            seen = state
+            try writeLocked(state, on: connection)
         }
+    }
+
+    /// The compare-and-set write with its history row, and the journal emptied (`state` holds
+    /// its records), in one transaction.
+    private func writeLocked(_ state: State, on connection: PostgresConnection) throws {
+        let body: Data
+        do { body = try LocalStateStore.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+        let summary = state.changeSummary(since: seen)
+        try run("begin a transaction", "BEGIN", on: connection)
+        do {
+            let changed: Int
+            if let seen {
+                changed = try run("write the state", """
+                    UPDATE \(unescaped: table("states")) SET lineage = \(state.lineage), serial = \(state.serial), body = \(body), updated_at = now()
+                    WHERE project = \(project) AND environment = \(environment) AND lineage = \(seen.lineage) AND serial = \(seen.serial)
+                    """, on: connection).metadata.rows ?? 0
+            } else {
+                changed = try run("write the state", """
+                    INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
+                    VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now())
+                    ON CONFLICT (project, environment) DO NOTHING
+                    """, on: connection).metadata.rows ?? 0
+            }
+            guard changed == 1 else {
+                let detail = try conflictDetail(connection, expected: seen)
+                _ = try? run("roll back", "ROLLBACK", on: connection)
+                throw StateLockError.conflict(environment: environment, detail: detail)
+            }
+            let who = held
+            try run("record the state's history", """
+                INSERT INTO \(unescaped: table("history")) (project, environment, lineage, serial, body, written_at, owner, host, operation, summary)
+                VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now(),
+                        \(who?.owner ?? LockInfo.currentUser), \(who?.host ?? ProcessInfo.processInfo.hostName), \(who?.operation ?? "write"), \(summary))
+                """, on: connection)
+            if journalReady {
+                try run("empty the state's journal", """
+                    DELETE FROM \(unescaped: table("journal")) WHERE project = \(project) AND environment = \(environment)
+                    """, on: connection)
+            }
+            try run("commit the state", "COMMIT", on: connection)
+        } catch {
+            _ = try? run("roll back", "ROLLBACK", on: connection)
+            throw error
+        }
+        seen = state
     }
 
     public func lock(_ info: LockInfo) throws {
@@ -285,6 +365,7 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
         }
         connection = opened
         tablesReady = false
+        journalReady = false
         return opened
     }
 
@@ -292,6 +373,7 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
         if let connection { try? connection.close().wait() }
         connection = nil
         tablesReady = false
+        journalReady = false
     }
 
     private func tls() throws -> PostgresConnection.Configuration.TLS {
@@ -306,20 +388,23 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
 
     // MARK: Tables
 
+    /// Whether the tables of state, history and locks exist (and notes whether the journal's does).
     private func tablesExist(_ connection: PostgresConnection) throws -> Bool {
         if tablesReady { return true }
         let rows = try run("look for the state tables", """
-            SELECT count(*)::int FROM information_schema.tables WHERE table_schema = \(schema) AND table_name IN ('states', 'history', 'locks')
+            SELECT table_name::text FROM information_schema.tables
+            WHERE table_schema = \(schema) AND table_name IN ('states', 'history', 'locks', 'journal')
             """, on: connection).rows
-        let found = try decode(rows.first, as: Int.self, doing: "look for the state tables") == 3
-        tablesReady = found
-        return found
+        let names = Set(try rows.map { try decode($0, as: String.self, doing: "look for the state tables") })
+        journalReady = names.contains("journal")
+        tablesReady = names.isSuperset(of: ["states", "history", "locks"])
+        return tablesReady
     }
 
     /// Creates the schema and tables once, under a transaction-scoped advisory lock so two
     /// first runs do not race on `CREATE TABLE`.
     private func ensureTables(_ connection: PostgresConnection) throws {
-        guard try !tablesExist(connection) else { return }
+        guard try !tablesExist(connection) || !journalReady else { return }
         let statements: [PostgresQuery] = [
             "BEGIN",
             "SELECT pg_advisory_xact_lock(\(Self.lockKey(schema: schema, project: "", environment: "")))",
@@ -341,6 +426,11 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
                 owner text NOT NULL, host text NOT NULL, pid integer NOT NULL, executable text, started timestamptz NOT NULL,
                 session integer NOT NULL, PRIMARY KEY (project, environment))
             """,
+            """
+            CREATE TABLE IF NOT EXISTS \(unescaped: table("journal")) (
+                project text NOT NULL, environment text NOT NULL, lineage text NOT NULL, serial bigint NOT NULL,
+                body bytea NOT NULL, PRIMARY KEY (project, environment, serial))
+            """,
             "COMMIT",
         ]
         do {
@@ -350,6 +440,7 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
             throw error
         }
         tablesReady = true
+        journalReady = true
     }
 
     // MARK: Locks
