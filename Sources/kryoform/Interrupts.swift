@@ -121,6 +121,8 @@ struct SignalSafeStateStore: StateStore {
 
     func read() throws -> State? { try base.read() }
     func write(_ state: State) throws { try base.write(state) }
+    func append(_ record: StateJournalRecord, state: () -> State) throws { try base.append(record, state: state) }
+    func compact() throws { try base.compact() }
     func currentLock() throws -> LockInfo? { try base.currentLock() }
     func breakLock(_ holder: LockInfo) throws -> Bool { try base.breakLock(holder) }
 

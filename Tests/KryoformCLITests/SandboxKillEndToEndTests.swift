@@ -56,6 +56,15 @@ struct SandboxKillEndToEndTests {
             #expect(made.count == 1, "\(address) exists \(made.count) times after its create was killed")
             let recorded = try project.state()?.resource(ResourceAddress(address))
             #expect(recorded?.status == .creating && recorded?.providerID == nil, "\(address) in the state: \(String(describing: recorded))")
+            if address != Self.cloudAddresses[0] {
+                // The state existed, so the intent is a line of the journal: the state file itself
+                // was not rewritten by the step, and the next run folds the journal in.
+                let folder = project.root.appendingPathComponent(".kryoform/state")
+                let journal = (try? String(contentsOf: folder.appendingPathComponent("local.journal"), encoding: .utf8)) ?? ""
+                #expect(journal.contains("\"\(address)\""), "the intent of \(address) is not in the journal: \(journal)")
+                let file = try LocalStateStore.decoder.decode(State.self, from: Data(contentsOf: folder.appendingPathComponent("local.json")))
+                #expect(file.resource(ResourceAddress(address)) == nil, "a step rewrote the whole state file")
+            }
         }
         let converged = try project.run(apply)
         #expect(converged.status == 0, "\(converged.stdout)\n\(converged.stderr)")
