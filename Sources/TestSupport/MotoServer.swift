@@ -102,9 +102,35 @@ public final class MotoServer: @unchecked Sendable {
         }
     }
 
-    /// A bare HTTP/1.1 POST over a socket; returns the status. (No URLSession: the tests keep
-    /// Foundation's networking out of the fixtures.)
-    static func post(port: Int, path: String) throws -> Int {
+    /// Makes an S3 bucket (moto takes it unsigned).
+    public func createBucket(_ name: String) throws {
+        let status = try Self.post(port: port, path: "/\(name)", method: "PUT")
+        guard status == 200 else { throw FixtureError("moto: making bucket \(name) answered \(status)") }
+    }
+
+    /// The keys of `bucket` that start with `prefix`, sorted (ListObjectsV2, unsigned; one
+    /// page is enough for a test's folder).
+    public func listKeys(bucket: String, prefix: String) throws -> [String] {
+        let query = prefix.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? prefix
+        let (status, body) = try Self.exchange(port: port, path: "/\(bucket)?list-type=2&prefix=\(query)", method: "GET")
+        guard status == 200 else { throw FixtureError("moto: listing \(bucket) answered \(status)") }
+        var keys: [String] = []
+        var rest = Substring(body)
+        while let open = rest.range(of: "<Key>"), let close = rest.range(of: "</Key>", range: open.upperBound..<rest.endIndex) {
+            keys.append(String(rest[open.upperBound..<close.lowerBound]))
+            rest = rest[close.upperBound...]
+        }
+        return keys.sorted()
+    }
+
+    /// A bare HTTP/1.1 request with no body over a socket; returns the status. (No URLSession:
+    /// the tests keep Foundation's networking out of the fixtures.)
+    static func post(port: Int, path: String, method: String = "POST") throws -> Int {
+        try exchange(port: port, path: path, method: method).status
+    }
+
+    /// A bare HTTP/1.1 request with no body over a socket: the status and the whole answer as text.
+    static func exchange(port: Int, path: String, method: String) throws -> (status: Int, text: String) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw FixtureError("socket() failed") }
         defer { close(descriptor) }
@@ -118,14 +144,19 @@ public final class MotoServer: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw FixtureError("connect failed") }
-        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let count = recv(descriptor, &buffer, buffer.count, 0)
-        guard count > 12 else { throw FixtureError("no answer") }
-        let line = String(decoding: buffer[0..<count], as: UTF8.self)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            received += buffer[0..<count]
+        }
+        guard received.count > 12 else { throw FixtureError("no answer") }
+        let line = String(decoding: received, as: UTF8.self)
         let parts = line.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else { throw FixtureError("not HTTP: \(line.prefix(40))") }
-        return status
+        return (status, line)
     }
 }

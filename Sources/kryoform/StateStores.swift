@@ -22,6 +22,17 @@ enum StateStores {
             } catch let error as StateURLError {
                 throw CommandFailure(message: "error: \(error.message)\n  = fix: \(error.fix)")
             }
+        case .s3:
+            guard let s3 = settings.s3 else {
+                throw CommandFailure(message: "error: kryoform.yaml: the s3 state backend needs state.bucket, state.region and the key references")
+            }
+            let accessKey = try secret(s3.accessKeyID, root: root, variables: variables, what: "the state bucket's access key id",
+                                       source: "state.access_key_id (\(s3.accessKeyID))")
+            let secretKey = try secret(s3.secretAccessKey, root: root, variables: variables, what: "the state bucket's secret access key",
+                                       source: "state.secret_access_key (\(s3.secretAccessKey))")
+            let location = S3Location(bucket: s3.bucket, prefix: s3.prefix, project: project, environment: environment, region: s3.region,
+                                      endpoint: s3.endpoint.flatMap(URL.init(string:)))
+            return S3StateStore(location: location, accessKeyID: accessKey, secretAccessKey: secretKey, project: project, environment: environment)
         }
     }
 
@@ -44,6 +55,7 @@ enum StateStores {
         switch store {
         case let local as LocalStateStore: return "local file \(local.stateFile.path)"
         case let postgres as PostgresStateStore: return "postgres database \(postgres.location.display), schema \(postgres.schema)"
+        case let s3 as S3StateStore: return "s3 bucket \(s3.location.display)"
         default: return "its backend"
         }
     }

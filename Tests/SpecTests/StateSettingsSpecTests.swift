@@ -30,15 +30,39 @@ struct StateSettingsSpecTests {
         #expect(plain.project?.state.schema == "kryoform")
     }
 
+    @Test("backend: s3 reads its bucket, prefix, region, endpoint and key references; encryption its keys, on any backend")
+    func s3AndEncryption() throws {
+        let block = "state:\n  backend: s3\n  bucket: ops-state\n  prefix: /kryoform/\n  region: eu-central-1\n  endpoint: https://minio.internal:9000/\n"
+            + "  access_key_id: env:KRYOFORM_S3_KEY\n  secret_access_key: file:~/.s3-secret\n"
+            + "  encryption:\n    key: env:KRYOFORM_STATE_KEY\n    fallback_key: env:KRYOFORM_STATE_OLD_KEY\n"
+        let specs = SpecLoader(fileSystem: project(block)).load()
+        #expect(specs.diagnostics.filter { $0.severity == .error }.isEmpty, "\(specs.diagnostics.map(\.line))")
+        let state = try #require(specs.project?.state)
+        #expect(state.backend == .s3)
+        #expect(state.s3 == Project.S3Settings(bucket: "ops-state", prefix: "kryoform", region: "eu-central-1", endpoint: "https://minio.internal:9000",
+                                               accessKeyID: .environment("KRYOFORM_S3_KEY"), secretAccessKey: .file("~/.s3-secret")))
+        #expect(state.encryption == Project.StateEncryption(key: .environment("KRYOFORM_STATE_KEY"), fallbackKey: .environment("KRYOFORM_STATE_OLD_KEY")))
+        let aws = SpecLoader(fileSystem: project("state:\n  backend: s3\n  bucket: ops-state\n  region: us-east-1\n  access_key_id: env:A\n  secret_access_key: env:S\n")).load()
+        #expect(aws.project?.state.s3?.endpoint == nil && aws.project?.state.s3?.prefix == "")
+    }
+
     @Test("a postgres backend without url, a literal url, a bad schema, s3 and url on local are errors at their line")
     func mistakes() throws {
         let cases: [(String, String)] = [
             ("state:\n  backend: postgres\n", "the postgres backend needs 'url'"),
             ("state:\n  backend: postgres\n  url: postgres://ops:hunter2@db/state\n", "state.url"),
             ("state:\n  backend: postgres\n  url: env:URL\n  schema: Ops-State\n", "state.schema must be a lower-case SQL name"),
-            ("state:\n  backend: s3\n", "state backend 's3' is not built yet"),
+            ("state:\n  backend: s3\n", "the s3 backend needs 'bucket'"),
+            ("state:\n  backend: s3\n  bucket: ops\n  region: us-east-1\n  access_key_id: AKIA\n  secret_access_key: env:S\n", "state.access_key_id"),
+            ("state:\n  backend: s3\n  bucket: Ops_State\n  region: us-east-1\n  access_key_id: env:A\n  secret_access_key: env:S\n", "state.bucket must be a bucket name"),
+            ("state:\n  backend: s3\n  bucket: ops\n  region: us-east-1\n  endpoint: https://u:hunter2@minio:9000/x\n  access_key_id: env:A\n  secret_access_key: env:S\n", "state.endpoint must be the server's address"),
+            ("state:\n  backend: s3\n  bucket: ops\n  region: us-east-1\n  url: env:URL\n  access_key_id: env:A\n  secret_access_key: env:S\n", "'url' is a setting of the postgres backend, not of s3"),
             ("state:\n  backend: local\n  url: env:URL\n", "'url' is a setting of the postgres backend"),
-            ("state:\n  backend: postgress\n  url: env:URL\n", "state.backend must be local or postgres"),
+            ("state:\n  backend: local\n  bucket: ops\n", "'bucket' is a setting of the s3 backend"),
+            ("state:\n  backend: postgress\n  url: env:URL\n", "state.backend must be local, postgres or s3"),
+            ("state:\n  backend: local\n  encryption: { key: hunter2 }\n", "state.encryption.key"),
+            ("state:\n  backend: local\n  encryption: { key: env:K, fallback_key: env:K }\n", "fallback_key names the same secret as key"),
+            ("state:\n  backend: local\n  encryption: { fallback_key: env:K }\n", "key"),
         ]
         for (block, expected) in cases {
             let errors = SpecLoader(fileSystem: project(block)).load().diagnostics.filter { $0.severity == .error }

@@ -30,7 +30,10 @@ public struct LockHolders: Sendable {
         return programPath(path)
     }()
 
-    public func status(of lock: LockInfo) -> LockHolderStatus {
+    public func status(of lock: LockInfo, now: Date = Date()) -> LockHolderStatus {
+        if let expires = lock.expires, expires <= now {
+            return .gone("its lock expired at \(ISO8601DateFormatter().string(from: expires)) without being renewed")
+        }
         guard lock.host == hostName else { return .elsewhere }
         guard lock.pid > 0 else { return .gone("no process wrote it (the lock file was empty)") }
         // Without a mounted /proc nothing can be told: the holder counts as running.

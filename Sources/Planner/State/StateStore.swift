@@ -81,6 +81,9 @@ public struct LockInfo: Hashable, Sendable, Codable {
     /// session. Such a lock lasts exactly as long as the session: it cannot go stale, and it is
     /// released when its holder's connection closes, however the holder ended.
     public var session: Int32?
+    /// A lock that lasts only while its holder renews it (the s3 backend): when it runs out, on
+    /// this host's clock. Past it, the lock is stale, wherever its holder ran.
+    public var expires: Date?
 
     public init(operation: String, owner: String = LockInfo.currentUser, host: String = ProcessInfo.processInfo.hostName,
                 pid: Int32 = ProcessInfo.processInfo.processIdentifier, started: Date = Date(),
@@ -128,6 +131,11 @@ public enum StateLockError: Error, Sendable {
             if let session = info.session {
                 return "error: the state of environment \(environment) is locked by \(info.describe()), whose connection to the state database (session \(session)) is open\n"
                     + "  = fix: wait for it to finish: the lock is released when that run ends, however it ends, because it goes with its connection"
+            }
+            if let expires = info.expires, expires > Date() {
+                return "error: the state of environment \(environment) is locked by \(info.describe()), which renews its lock while it runs\n"
+                    + "  = fix: wait for it to finish; if that run is gone, its lock expires by itself at \(ISO8601DateFormatter().string(from: expires)) "
+                    + "and the next run after that takes it (or, once you know it is gone: kryoform state unlock -e \(environment) --force)"
             }
             switch LockHolders().status(of: info) {
             case .running:

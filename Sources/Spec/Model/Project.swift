@@ -5,6 +5,42 @@ public struct Project: Hashable, Sendable {
         case local
         /// Tables in a PostgreSQL database, shared by every machine that reaches it.
         case postgres
+        /// Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, ...), written with conditional requests.
+        case s3
+    }
+
+    /// s3: the bucket and how to reach it.
+    public struct S3Settings: Hashable, Sendable {
+        public var bucket: String
+        /// Keys start `<prefix>/<project>/<environment>/`; empty for none.
+        public var prefix: String
+        public var region: String
+        /// The server, `https://minio.internal:9000`; nil for AWS S3 in `region`.
+        public var endpoint: String?
+        public var accessKeyID: SecretReference
+        public var secretAccessKey: SecretReference
+
+        public init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil,
+                    accessKeyID: SecretReference, secretAccessKey: SecretReference) {
+            self.bucket = bucket
+            self.prefix = prefix
+            self.region = region
+            self.endpoint = endpoint
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+        }
+    }
+
+    /// Encryption at rest (`state.encryption`): every write with `key`, reads with `key` or `fallbackKey`.
+    public struct StateEncryption: Hashable, Sendable {
+        public var key: SecretReference
+        /// The key before a rotation: accepted on read, never written with.
+        public var fallbackKey: SecretReference?
+
+        public init(key: SecretReference, fallbackKey: SecretReference? = nil) {
+            self.key = key
+            self.fallbackKey = fallbackKey
+        }
     }
 
     /// Where the environments' state is kept (`state:` in kryoform.yaml).
@@ -14,11 +50,18 @@ public struct Project: Hashable, Sendable {
         public var url: SecretReference?
         /// postgres: the schema the tables live in.
         public var schema: String = "kryoform"
+        /// s3: the bucket.
+        public var s3: S3Settings?
+        /// Encryption at rest, on any backend; nil for none.
+        public var encryption: StateEncryption?
 
-        public init(backend: StateBackend = .local, url: SecretReference? = nil, schema: String = "kryoform") {
+        public init(backend: StateBackend = .local, url: SecretReference? = nil, schema: String = "kryoform",
+                    s3: S3Settings? = nil, encryption: StateEncryption? = nil) {
             self.backend = backend
             self.url = url
             self.schema = schema
+            self.s3 = s3
+            self.encryption = encryption
         }
     }
 
