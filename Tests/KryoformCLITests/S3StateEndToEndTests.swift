@@ -1,0 +1,134 @@
+import Foundation
+import Planner
+import Providers
+import Testing
+import TestSupport
+
+/// State only in an S3 bucket: moto_server's S3 (which honours conditional writes), started by
+/// each test on a loopback port; two working copies of the project stand for two CI runners,
+/// sharing the bucket and the sandbox's world.
+@Suite("shared state in S3, end to end on the sandbox")
+final class S3StateEndToEndTests {
+    let moto: MotoServer
+    let bucket = "kryoform-state"
+    let secret = "s3-e2e-secret-\(UUID().uuidString.prefix(8))"
+    let shared: URL
+    let publicKey: String
+
+    init() throws {
+        moto = try MotoServer.start()
+        try moto.createBucket(bucket)
+        shared = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-shared-s3-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+        let key = shared.appendingPathComponent("id_ed25519")
+        try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kryoform-test", "-f", key.path])
+        publicKey = try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8)
+    }
+
+    deinit {
+        moto.stop()
+        try? FileManager.default.removeItem(at: shared)
+    }
+
+    var sandbox: URL { shared.appendingPathComponent("sandbox") }
+
+    func runner() throws -> SharedStateRunner {
+        let block = "state:\n  backend: s3\n  bucket: \(bucket)\n  prefix: ci\n  region: us-east-1\n  endpoint: \(moto.baseURL.absoluteString)\n"
+            + "  access_key_id: env:KRYOFORM_S3_KEY_ID\n  secret_access_key: env:KRYOFORM_S3_SECRET\n"
+        return try SharedStateRunner(stateBlock: block, variables: ["KRYOFORM_S3_KEY_ID": "AKIAE2ESTATE", "KRYOFORM_S3_SECRET": secret],
+                                     sandbox: sandbox, publicKey: publicKey, prefix: "kryoform-s3")
+    }
+
+    /// The environment's objects in the bucket, without the folder.
+    func keys() throws -> [String] {
+        let folder = "ci/kryonix/local/"
+        return try moto.listKeys(bucket: bucket, prefix: folder).map { String($0.dropFirst(folder.count)) }
+    }
+
+    func world() throws -> [String: [SandboxObject]] {
+        let objects = try SandboxStore(directory: sandbox).read().objects(tagged: ResourceTags.scope(project: "kryonix", environment: "local"))
+        return Dictionary(grouping: objects) { ResourceTags.address(in: $0.tags)?.rawValue ?? "?" }
+    }
+
+    func expectNoSecret(_ runs: [CommandRun], sourceLocation: SourceLocation = #_sourceLocation) {
+        for run in runs {
+            #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret), "the secret key was printed", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("apply, plan and destroy with the state only in S3: each command on a fresh runner finds it there, and its history")
+    func lifecycle() throws {
+        let runner = try runner()
+        defer { try? FileManager.default.removeItem(at: runner.root) }
+        let apply = try runner.run(["apply", "-e", "local", "--auto-approve"])
+        #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: runner.root.appendingPathComponent(".kryoform/state").path), "state was written locally")
+        let objects = try keys()
+        #expect(objects.contains("state.json") && !objects.contains("lock.json") && !objects.contains { $0.hasPrefix("journal/") || $0.hasPrefix("probe-") },
+                "\(objects)")
+        #expect(objects.filter { $0.hasPrefix("history/") }.count == 2, "one history object for the first step, one for the apply's end: \(objects)")
+        try runner.forgetLocalFiles()
+        let plan = try runner.run(["plan", "-e", "local", "--detailed-exitcode"])
+        #expect(plan.status == 0, "a fresh runner does not see the applied state: \(plan.stdout)\n\(plan.stderr)")
+        let list = try runner.run(["state", "list", "-e", "local"])
+        #expect(list.status == 0 && list.stdout.split(separator: "\n").count == 22, "\(list.stdout)\n\(list.stderr)")
+        let history = try runner.run(["state", "history", "-e", "local"])
+        let lines = history.stdout.split(separator: "\n")
+        #expect(history.status == 0 && lines.count == 3 && lines.first?.hasPrefix("SERIAL") == true
+                && lines.dropFirst().allSatisfy { $0.contains("\(LockInfo.currentUser)@") && $0.contains(" apply ") }, "\(history.stdout)\n\(history.stderr)")
+        let first = try runner.run(["state", "show", "-e", "local", "--serial", "1"])
+        #expect(first.status == 0 && first.stdout.hasPrefix("Serial 1 of environment local"), "\(first.stdout)\n\(first.stderr)")
+
+        try runner.forgetLocalFiles()
+        let destroy = try runner.run(["destroy", "-e", "local", "--auto-approve"])
+        #expect(destroy.status == 0, "\(destroy.stdout)\n\(destroy.stderr)")
+        let left = try world()
+        #expect(left.isEmpty, "left in the sandbox: \(left.keys.sorted())")
+        #expect(try !keys().contains("lock.json"), "a lock was left behind")
+        expectNoSecret([apply, plan, list, history, first, destroy])
+    }
+
+    @Test("two runners applying at once: one is refused naming the other, which converges; a holder killed with SIGKILL is followed at once")
+    func twoRunnersAndAKilledHolder() throws {
+        let first = try runner(), second = try runner()
+        defer { for runner in [first, second] { try? FileManager.default.removeItem(at: runner.root) } }
+        let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "latency=150ms")
+        let holding = waitUntil(60) { ((try? self.keys()) ?? []).contains("lock.json") || !process.isRunning }
+        let refused = try second.run(["apply", "-e", "local", "--auto-approve"])
+        #expect(holding && process.isRunning, "the first runner never held the lock: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("is locked by apply by \(LockInfo.currentUser)") && refused.stderr.contains("renews its lock while it runs"),
+                "\(refused.stderr)")
+        if !waitUntil(240, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "\(log.suffix(2_000))")
+        let made = try world()
+        #expect(made.values.allSatisfy { $0.count == 1 } && made.count == 22, "the sandbox: \(made.mapValues(\.count))")
+        let again = try second.run(["plan", "-e", "local", "--detailed-exitcode"])
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+
+        // Destroy on the first runner, killed with SIGKILL inside a delete: its lock stays in the
+        // bucket (nothing released it), and the second runner, on the same host, sees its
+        // holder gone, breaks it and converges.
+        let hung = sandbox.appendingPathComponent("hung")
+        let (killed, killedOutput) = try first.start(["destroy", "-e", "local", "--auto-approve"], faults: "hang-after-delete=node.main.1")
+        let reached = waitUntil(120) { FileManager.default.fileExists(atPath: hung.path) || !killed.isRunning } && FileManager.default.fileExists(atPath: hung.path)
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        try #require(reached, "the destroy never reached the delete of node.main.1: \((try? String(contentsOf: killedOutput, encoding: .utf8)) ?? "")")
+        try FileManager.default.removeItem(at: hung)
+        #expect(try keys().contains("lock.json"), "the killed holder's lock is still in the bucket")
+        #expect(try keys().contains { $0.hasPrefix("journal/") }, "the killed destroy's steps are journal objects")
+        let converged = try second.run(["destroy", "-e", "local", "--auto-approve"])
+        #expect(converged.status == 0, "\(converged.stdout)\n\(converged.stderr)")
+        #expect(converged.stderr.contains("broke the stale lock of environment local") || converged.stdout.contains("broke the stale lock of environment local"),
+                "\(converged.stdout)\n\(converged.stderr)")
+        let left = try world()
+        #expect(left.isEmpty, "left in the sandbox: \(left.keys.sorted())")
+        let objects = try keys()
+        #expect(objects.filter { $0.hasPrefix("journal/") || $0 == "lock.json" }.isEmpty, "\(objects)")
+        expectNoSecret([refused, again, converged])
+        #expect(!log.contains(secret))
+    }
+}
