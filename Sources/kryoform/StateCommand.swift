@@ -7,8 +7,8 @@ import Spec
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "Read an environment's state and its history; remove a lock whose holder is gone.",
-        subcommands: [List.self, Show.self, History.self, Unlock.self])
+        abstract: "Read an environment's state and its history; pull, push and migrate it; remove a lock whose holder is gone.",
+        subcommands: [List.self, Show.self, History.self, Pull.self, Push.self, Migrate.self, Unlock.self])
 
     /// The state store of `-e ENV`, with no need for the specs to be valid.
     static func store(_ global: GlobalOptions, _ environment: String) throws -> StateStore {
@@ -46,7 +46,7 @@ struct StateCommand: ParsableCommand {
     static func history(_ store: StateStore, environment: String) throws -> StateHistory {
         guard let history = store as? StateHistory else {
             throw CommandFailure(message: "error: the local state backend keeps no history: only the state before its last write, in .kryoform/state/\(environment).json.backup\n"
-                                 + "  = fix: keep state in PostgreSQL (state: {backend: postgres, url: env:KRYOFORM_STATE_URL} in kryoform.yaml; see docs/state.md), which keeps every serial")
+                                 + "  = fix: keep state in PostgreSQL or S3 (state: {backend: postgres, url: env:KRYOFORM_STATE_URL} in kryoform.yaml; see docs/state.md), which keep every write; kryoform state migrate moves it there")
         }
         return history
     }
@@ -54,7 +54,7 @@ struct StateCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show one resource of the state, or the state as it was at an earlier serial.",
-            discussion: "With --serial N (a backend with history, postgres), the state as serial N wrote it: every resource, or the one named.")
+            discussion: "With --serial N (a backend with history: postgres, s3), the state as serial N wrote it: every resource, or the one named.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: EnvironmentOptions
@@ -117,7 +117,7 @@ struct StateCommand: ParsableCommand {
 
     struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every serial of an environment's state: when, who, which command, what changed (postgres backend).")
+            abstract: "List every write of an environment's state: serial, when, who, which command, what changed (postgres and s3 backends).")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var target: EnvironmentOptions

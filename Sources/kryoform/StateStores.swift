@@ -39,6 +39,11 @@ enum StateStores {
     /// The store for commands that read or repair state without the specs being valid
     /// (`state list`, `state unlock`): the project file must still say where state is.
     static func make(_ global: GlobalOptions, environment: String) throws -> StateStore {
+        try located(global, environment: environment).store
+    }
+
+    /// The store of `environment`, with the project it belongs to and the project's folder.
+    static func located(_ global: GlobalOptions, environment: String) throws -> (store: StateStore, project: Project, root: URL) {
         let root = try global.projectRoot()
         let specs = SpecLoader(fileSystem: LocalFileSystem(root: root)).load()
         guard let project = specs.project else {
@@ -47,7 +52,7 @@ enum StateStores {
             throw CommandFailure(message: problems.map { renderer.render($0) }.joined(separator: "\n\n")
                                  + "\n\n" + "error: \(SpecLoader.projectFile) must be readable to know where state is kept")
         }
-        return try make(project.state, project: project.name, environment: environment, root: root)
+        return (try make(project.state, project: project.name, environment: environment, root: root), project, root)
     }
 
     /// Where state is, in words: "local (.kryoform/state)", "postgres db.example.com:5432/ops, schema kryoform".

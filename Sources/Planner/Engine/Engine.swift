@@ -161,6 +161,7 @@ public struct Engine: Sendable {
         let info = LockInfo(operation: operation)
         try takeLock(info, holders: holders, warn: warn)
         do {
+            if let moved = try store.read()?.movedTo { throw StateLockError.moved(environment: context.environment.name, to: moved) }
             let result = try await body()
             try store.unlock(id: info.id)
             return result

@@ -13,6 +13,9 @@ public struct State: Hashable, Sendable, Codable {
     public var environment: String
     /// Sorted by address.
     public var resources: [StateResource]
+    /// Set on the copy left behind by `state migrate`: where the state went, in words. A state
+    /// that moved is read-only: no command takes its lock to change it.
+    public var movedTo: String?
 
     public init(project: String, environment: String, lineage: String = UUID().uuidString.lowercased()) {
         self.formatVersion = Self.formatVersion
@@ -24,7 +27,7 @@ public struct State: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", lineage, serial, project, environment, resources
+        case formatVersion = "format_version", lineage, serial, project, environment, resources, movedTo = "moved_to"
     }
 
     public func resource(_ address: ResourceAddress) -> StateResource? {

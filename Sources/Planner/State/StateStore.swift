@@ -41,6 +41,25 @@ public protocol StateHistory: StateStore {
     func state(atSerial serial: Int) throws -> State?
 }
 
+/// A backend that can take in another backend's history as it was (`state migrate`).
+public protocol StateHistoryImporting: StateStore {
+    /// Into an empty backend: `history` (each entry with the state it wrote, oldest first) as it
+    /// was written, by whom and when, then `current` as the state, with no history row of its own
+    /// (its write is in `history`). The caller holds the lock.
+    func adopt(current: State, history: [(entry: StateHistoryEntry, state: State)]) throws
+}
+
+extension StateHistory {
+    /// Every history entry with the state it wrote, oldest first (entries whose state cannot be
+    /// found under their lineage are left out).
+    public func historyStates() throws -> [(entry: StateHistoryEntry, state: State)] {
+        try history().compactMap { entry in
+            guard let state = try state(atSerial: entry.serial), state.lineage == entry.lineage else { return nil }
+            return (entry, state)
+        }
+    }
+}
+
 /// One write of an environment's state.
 public struct StateHistoryEntry: Hashable, Sendable, Codable {
     public var lineage: String
@@ -124,6 +143,8 @@ public enum StateLockError: Error, Sendable {
     case io(String)
     /// A shared backend's state is not the one this run read: another writer got in between.
     case conflict(environment: String, detail: String)
+    /// `state migrate` moved the state elsewhere; this backend keeps a read-only copy.
+    case moved(environment: String, to: String)
 
     public var message: String {
         switch self {
@@ -157,6 +178,9 @@ public enum StateLockError: Error, Sendable {
                 + "  = fix: fix the line by hand, or move the journal aside to go back to the state as it was before the apply that wrote it "
                 + "(kryoform plan then finds what that apply made by its tags and adopts it)"
         case .io(let message): return "error: \(message)"
+        case let .moved(environment, to):
+            return "error: the state of environment \(environment) was moved to \(to) by kryoform state migrate; this backend keeps only a read-only copy\n"
+                + "  = fix: point the state: block of kryoform.yaml at the new backend (state migrate printed it); nothing writes the old copy any more"
         case let .conflict(environment, detail):
             return "error: the state of environment \(environment) changed under this run: \(detail); nothing was overwritten\n"
                 + "  = fix: run kryoform plan -e \(environment) again to plan against the state as it is now"

@@ -26,7 +26,7 @@ import PostgresNIO
 /// `StateStore` is synchronous (a signal's handler releases the lock from a plain thread), so
 /// each query is sent on the store's own event loop and waited for, with a bound, on the
 /// caller's thread, never on an event loop.
-public final class PostgresStateStore: StateHistory, @unchecked Sendable {
+public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unchecked Sendable {
     public let location: PostgresLocation
     public let schema: String
     public let project: String
@@ -216,6 +216,44 @@ public final class PostgresStateStore: StateHistory, @unchecked Sendable {
             throw error
         }
         seen = state
+    }
+
+    /// The history rows as they were, then the `states` row, in one transaction; refused when
+    /// the environment has a state here already.
+    public func adopt(current: State, history: [(entry: StateHistoryEntry, state: State)]) throws {
+        try mutex.withLock {
+            let connection = try connected()
+            try ensureTables(connection)
+            let body: Data
+            do { body = try LocalStateStore.encoder.encode(current) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+            try run("begin a transaction", "BEGIN", on: connection)
+            do {
+                let added = try run("write the state", """
+                    INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
+                    VALUES (\(project), \(environment), \(current.lineage), \(current.serial), \(body), now())
+                    ON CONFLICT (project, environment) DO NOTHING
+                    """, on: connection).metadata.rows ?? 0
+                guard added == 1 else {
+                    throw StateLockError.conflict(environment: environment, detail: "\(location.display) holds a state of this environment already; "
+                                                  + "state migrate moves state only into a backend that has none")
+                }
+                for (entry, state) in history {
+                    let stateBody: Data
+                    do { stateBody = try LocalStateStore.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+                    try run("copy the state's history", """
+                        INSERT INTO \(unescaped: table("history")) (project, environment, lineage, serial, body, written_at, owner, host, operation, summary)
+                        VALUES (\(project), \(environment), \(entry.lineage), \(entry.serial), \(stateBody), \(entry.written),
+                                \(entry.owner), \(entry.host), \(entry.operation), \(entry.summary))
+                        ON CONFLICT (project, environment, lineage, serial) DO NOTHING
+                        """, on: connection)
+                }
+                try run("commit the state", "COMMIT", on: connection)
+            } catch {
+                _ = try? run("roll back", "ROLLBACK", on: connection)
+                throw error
+            }
+            seen = current
+        }
     }
 
     public func lock(_ info: LockInfo) throws {

@@ -18,7 +18,7 @@ import Planner
 /// Before the first lock, the store checks that the server honours the conditions (a probe
 /// object written twice: the second write must be refused), and refuses to run on one that
 /// ignores them: with such a server two applies could run at once.
-public final class S3StateStore: StateHistory, @unchecked Sendable {
+public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked Sendable {
     public let location: S3Location
     public let project: String
     public let environment: String
@@ -207,6 +207,30 @@ public final class S3StateStore: StateHistory, @unchecked Sendable {
                 }
                 // A lineage started over reuses serials: the newest write of the serial.
                 return found.max { $0.entry.written < $1.entry.written }?.state
+            }
+        }
+    }
+
+    /// The history objects as they were, then `state.json`, written only if there is none.
+    public func adopt(current: State, history: [(entry: StateHistoryEntry, state: State)]) throws {
+        try mutex.withLock {
+            try guarded {
+                try checkLock()
+                if try objects.get(stateKey, doing: "read the state") != nil {
+                    throw StateLockError.conflict(environment: environment, detail: "\(location.display) holds a state of this environment already; "
+                                                  + "state migrate moves state only into a backend that has none")
+                }
+                for (entry, state) in history {
+                    _ = try objects.put(historyFolder + "\(Self.padded(entry.serial))-\(entry.lineage).json", try encode(HistoryObject(entry: entry, state: state)),
+                                        .absent, doing: "copy the state's history")
+                }
+                switch try objects.put(stateKey, try encode(current), .absent, doing: "write the state") {
+                case .written(let etag):
+                    stateETag = etag
+                    seen = current
+                case .preconditionFailed:
+                    throw StateLockError.conflict(environment: environment, detail: "another run wrote \(stateKey) during the migration")
+                }
             }
         }
     }

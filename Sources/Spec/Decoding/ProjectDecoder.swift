@@ -26,7 +26,7 @@ enum ProjectDecoder {
         .s3: ["bucket", "prefix", "region", "endpoint", "access_key_id", "secret_access_key"],
     ]
 
-    private static func decodeState(_ node: Node, into state: inout Project.StateSettings, reader: DocumentReader) {
+    static func decodeState(_ node: Node, into state: inout Project.StateSettings, reader: DocumentReader) {
         let path: ModelPath = "state"
         guard let fields = reader.mapping(node, at: path, what: "state", allowed: stateKeys, required: ["backend"]),
               let backendNode = fields["backend"], let text = reader.string(backendNode, at: path / "backend", what: "state.backend") else { return }

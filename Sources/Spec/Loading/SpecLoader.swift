@@ -83,6 +83,23 @@ public struct SpecLoader {
         return String(file.prefix { $0 != "." })
     }
 
+    /// A file holding only a `state:` block, as in kryoform.yaml (where `state migrate --to FILE`
+    /// moves state): the settings, or nil with the problems, each at its file:line:column.
+    public func loadStateSettings(_ path: String) -> Specs {
+        var specs = Specs(project: nil, stacks: [], environments: [], sources: [:], diagnostics: [])
+        let settings = read(path, into: &specs, what: "a state block", example: "state: {backend: postgres, url: env:KRYOFORM_STATE_URL}") { node, reader
+            -> Project.StateSettings? in
+            guard let fields = reader.mapping(node, at: .root, what: "state file", allowed: ["state"], required: ["state"]), let block = fields["state"] else { return nil }
+            var state = Project.StateSettings()
+            ProjectDecoder.decodeState(block, into: &state, reader: reader)
+            return state
+        }
+        if let settings, !specs.diagnostics.contains(where: { $0.severity == .error }) {
+            specs.project = Project(name: "-", description: nil, state: settings, ssh: Project.SSH(), source: SourceMap(file: path))
+        }
+        return specs
+    }
+
     /// Parses one file and decodes it with `decode`; every problem lands in `specs.diagnostics`.
     private func read<T>(
         _ path: String,
