@@ -123,6 +123,16 @@ public final class MotoServer: @unchecked Sendable {
         return keys.sorted()
     }
 
+    /// The body of an S3 object (unsigned GET), nil when there is none.
+    public func objectText(bucket: String, key: String) throws -> String? {
+        // An object is private to the account that wrote it: moto wants an Authorization header
+        // (whose signature it does not check) to read it.
+        let authorization = "AWS4-HMAC-SHA256 Credential=AKIATEST/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+        let (status, text) = try Self.exchange(port: port, path: "/\(bucket)/\(key)", method: "GET", headers: ["Authorization: \(authorization)"])
+        guard status == 200 else { return nil }
+        return text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) }
+    }
+
     /// A bare HTTP/1.1 request with no body over a socket; returns the status. (No URLSession:
     /// the tests keep Foundation's networking out of the fixtures.)
     static func post(port: Int, path: String, method: String = "POST") throws -> Int {
@@ -130,7 +140,7 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     /// A bare HTTP/1.1 request with no body over a socket: the status and the whole answer as text.
-    static func exchange(port: Int, path: String, method: String) throws -> (status: Int, text: String) {
+    static func exchange(port: Int, path: String, method: String, headers: [String] = []) throws -> (status: Int, text: String) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw FixtureError("socket() failed") }
         defer { close(descriptor) }
@@ -144,7 +154,7 @@ public final class MotoServer: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw FixtureError("connect failed") }
-        let request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n" + headers.map { $0 + "\r\n" }.joined() + "Content-Length: 0\r\nConnection: close\r\n\r\n"
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)

@@ -7,9 +7,12 @@ import Spec
 enum StateStores {
     static func make(_ settings: Project.StateSettings, project: String, environment: String, root: URL,
                      variables: [String: String] = ProcessInfo.processInfo.environment) throws -> StateStore {
+        let codec = try self.codec(settings.encryption, root: root, variables: variables)
         switch settings.backend {
         case .local:
-            return LocalStateStore(projectRoot: root, environment: environment)
+            var store = LocalStateStore(projectRoot: root, environment: environment)
+            store.codec = codec
+            return store
         case .postgres:
             guard let reference = settings.url else {
                 throw CommandFailure(message: "error: kryoform.yaml: the postgres state backend needs state.url\n  = fix: add url: env:KRYOFORM_STATE_URL")
@@ -18,7 +21,9 @@ enum StateStores {
             let text = try secret(reference, root: root, variables: variables, what: "the state database's URL", source: source)
             do {
                 let location = try PostgresLocation.parse(text, source: source)
-                return PostgresStateStore(location: location, schema: settings.schema, project: project, environment: environment)
+                let store = PostgresStateStore(location: location, schema: settings.schema, project: project, environment: environment)
+                store.codec = codec
+                return store
             } catch let error as StateURLError {
                 throw CommandFailure(message: "error: \(error.message)\n  = fix: \(error.fix)")
             }
@@ -32,7 +37,21 @@ enum StateStores {
                                        source: "state.secret_access_key (\(s3.secretAccessKey))")
             let location = S3Location(bucket: s3.bucket, prefix: s3.prefix, project: project, environment: environment, region: s3.region,
                                       endpoint: s3.endpoint.flatMap(URL.init(string:)))
-            return S3StateStore(location: location, accessKeyID: accessKey, secretAccessKey: secretKey, project: project, environment: environment)
+            let store = S3StateStore(location: location, accessKeyID: accessKey, secretAccessKey: secretKey, project: project, environment: environment)
+            store.codec = codec
+            return store
+        }
+    }
+
+    /// Plain JSON, or AES-256-GCM with the keys `state.encryption` names.
+    static func codec(_ encryption: Project.StateEncryption?, root: URL, variables: [String: String]) throws -> StateCodec {
+        guard let encryption else { return .plain }
+        let key = try secret(encryption.key, root: root, variables: variables, what: "the state's encryption key", source: "state.encryption.key (\(encryption.key))")
+        let fallback = try encryption.fallbackKey.map {
+            try secret($0, root: root, variables: variables, what: "the state's previous encryption key", source: "state.encryption.fallback_key (\($0))")
+        }
+        do { return StateCodec(cipher: try StateCipher(secret: key, fallback: fallback)) } catch let weak as StateCipher.WeakKey {
+            throw CommandFailure(message: "error: \(weak.message)")
         }
     }
 

@@ -119,6 +119,67 @@ final class StateTransferEndToEndTests {
     }
 }
 
+/// Encryption at rest through the binary, on the local backend and the sandbox.
+@Suite("state encryption, end to end")
+final class StateEncryptionEndToEndTests {
+    let root: URL
+    let key = "first-key-Xq3Lm9Zr4Ty1Np8Vb6Tc0Hd5Fg2Js9A="
+    let next = "second-key-Pw2Kn8Yq5Ux0Mo7Ca3Rd9Be4Gh1Lf6Z="
+
+    init() throws {
+        root = try shippedProjectCopy(prefix: "kryoform-sealed")
+        try editFile(root.appendingPathComponent("kryoform.yaml")) {
+            $0 = $0.replacing(/state:\n  backend: local[^\n]*\n/, with: "state:\n  backend: local\n  encryption:\n    key: env:KRYOFORM_STATE_KEY\n")
+        }
+    }
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func run(_ arguments: [String], _ variables: [String: String]) throws -> CommandRun {
+        try CommandRun.run(arguments + ["--no-color"], in: root, environment: variables.merging([SandboxFaults.variable: "provision=0ms"]) { $1 }, timeout: 300)
+    }
+
+    var stateFile: URL { root.appendingPathComponent(".kryoform/state/local.json") }
+
+    @Test("apply seals the state; a missing or wrong key is one line; a rotation reads with fallback_key and writes with the new key")
+    func sealedLifecycle() throws {
+        let applied = try run(["apply", "-e", "local", "--auto-approve"], ["KRYOFORM_STATE_KEY": key])
+        #expect(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
+        let sealed = try String(contentsOf: stateFile, encoding: .utf8)
+        #expect(sealed.hasPrefix("kf-sealed-1 ") && !sealed.contains("node.main.1"), "\(sealed.prefix(300))")
+        let firstKeyID = try #require(StateCodec.header(of: Data(sealed.utf8))?.key)
+
+        let unset = try run(["plan", "-e", "local"], [:])
+        #expect(unset.status != 0 && unset.stderr.contains("set KRYOFORM_STATE_KEY to the state's encryption key"), "\(unset.stderr)")
+        let wrong = try run(["plan", "-e", "local"], ["KRYOFORM_STATE_KEY": next])
+        #expect(wrong.status != 0 && wrong.stderr.contains("was encrypted with key id \(firstKeyID)") && wrong.stderr.split(separator: "\n").count <= 3,
+                "\(wrong.stderr)")
+        let weak = try run(["plan", "-e", "local"], ["KRYOFORM_STATE_KEY": "hunter2"])
+        #expect(weak.status != 0 && weak.stderr.contains("at least 32 characters") && !weak.stderr.contains("hunter2"), "\(weak.stderr)")
+
+        // Rotation: the new key, the old one as fallback_key; the next write is sealed with the new one.
+        try editFile(root.appendingPathComponent("kryoform.yaml")) {
+            $0 = $0.replacingOccurrences(of: "    key: env:KRYOFORM_STATE_KEY\n", with: "    key: env:KRYOFORM_STATE_KEY\n    fallback_key: env:KRYOFORM_STATE_OLD_KEY\n")
+        }
+        let rotating = ["KRYOFORM_STATE_KEY": next, "KRYOFORM_STATE_OLD_KEY": key]
+        let plan = try run(["plan", "-e", "local", "--detailed-exitcode"], rotating)
+        #expect(plan.status == 0, "\(plan.stdout)\n\(plan.stderr)")
+        try editFile(root.appendingPathComponent("environments/local.yaml")) { $0 = $0.replacingOccurrences(of: "nodes: 1\n", with: "nodes: 2\n") }
+        let grown = try run(["apply", "-e", "local", "--auto-approve"], rotating)
+        #expect(grown.status == 0, "\(grown.stdout)\n\(grown.stderr)")
+        let rewritten = try String(contentsOf: stateFile, encoding: .utf8)
+        let newKeyID = try #require(StateCodec.header(of: Data(rewritten.utf8))?.key)
+        #expect(newKeyID != firstKeyID)
+        try editFile(root.appendingPathComponent("kryoform.yaml")) {
+            $0 = $0.replacingOccurrences(of: "    fallback_key: env:KRYOFORM_STATE_OLD_KEY\n", with: "")
+        }
+        let after = try run(["plan", "-e", "local", "--detailed-exitcode"], ["KRYOFORM_STATE_KEY": next])
+        #expect(after.status == 0, "the old key is no longer needed: \(after.stdout)\n\(after.stderr)")
+        for output in [applied, unset, wrong, plan, grown, after] {
+            #expect(!output.stdout.contains(key) && !output.stderr.contains(key) && !output.stdout.contains(next) && !output.stderr.contains(next))
+        }
+    }
+}
+
 extension JSONDecoder {
     static var iso8601: JSONDecoder {
         let decoder = JSONDecoder()

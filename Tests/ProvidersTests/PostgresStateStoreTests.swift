@@ -77,6 +77,27 @@ final class PostgresStateStoreTests {
         #expect(try store().state(atSerial: 11) == seen)
     }
 
+    @Test("with a key, the state, its history and its journal rows are sealed; a store with the key reads them, one without cannot")
+    func encrypted() throws {
+        let codec = StateCodec(cipher: try StateCipher(secret: "pg-test-key-0123456789abcdefghijklmnop"))
+        let writer = try store()
+        writer.codec = codec
+        try writer.lock(LockInfo(operation: "apply"))
+        try writer.write(state(serial: 1, resources: 3))
+        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { state(serial: 1, resources: 3) }
+        for table in ["states", "history", "journal"] {
+            let rows = try server.sql("SELECT encode(substr(body, 1, 12), 'escape') || ':' || (position('s-2vcpu-4gb'::bytea in body) > 0)::text FROM kryoform.\(table)")
+            #expect(!rows.isEmpty && rows.split(separator: "\n").allSatisfy { $0 == "kf-sealed-1 :false" }, "\(table): \(rows)")
+        }
+        let reader = try store()
+        reader.codec = codec
+        #expect(try reader.read()?.serial == 2)
+        #expect(throws: StateLockError.self) { try self.store().read() }
+        try writer.compact()
+        #expect(try reader.state(atSerial: 2)?.resources.count == 2)
+        try writer.unlock(id: try #require(try writer.currentLock()).id)
+    }
+
     @Test("a write against a serial another writer has moved on is refused, and overwrites nothing")
     func compareAndSet() throws {
         let first = try store()

@@ -170,6 +170,32 @@ final class S3StateStoreTests {
         #expect(try store().currentLock() == nil)
     }
 
+    @Test("with a key, state.json, the history and the journal hold sealed values only; another store with the key reads them")
+    func encrypted() throws {
+        let codec = StateCodec(cipher: try StateCipher(secret: "s3-test-key-0123456789abcdefghijklmnop"))
+        let writer = store()
+        writer.codec = codec
+        try writer.lock(LockInfo(operation: "apply"))
+        try writer.write(state(serial: 1, resources: 3))
+        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { state(serial: 1, resources: 3) }
+        for key in try keys() where key != "lock.json" {
+            let text = try #require(try moto.objectText(bucket: bucket, key: "teams/ops/kryonix/prod/" + key))
+            #expect(!text.contains("s-2vcpu-4gb") && text.contains("kf-sealed-1 "), "\(key) is not sealed: \(text.prefix(200))")
+        }
+        let reader = store()
+        reader.codec = codec
+        #expect(try reader.read()?.serial == 2 && reader.read()?.resources.count == 2)
+        do {
+            _ = try store().read()
+            Issue.record("read without the key")
+        } catch let error as StateLockError {
+            #expect(error.message.contains("it is encrypted"), "\(error.message)")
+        }
+        try writer.compact()
+        #expect(try reader.state(atSerial: 2)?.resources.count == 2)
+        try writer.unlock(id: try #require(try writer.currentLock()).id)
+    }
+
     @Test("an absent bucket and an absent server are one line each, naming the bucket or server and no key")
     func clearFailures() throws {
         let missing = store(bucket: "no-such-bucket")

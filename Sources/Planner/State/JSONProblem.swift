@@ -4,6 +4,7 @@ import Foundation
 /// (`resources[3].status`) for a value of the wrong shape.
 public enum JSONProblem {
     public static func describe(_ error: Error, in data: Data) -> String {
+        if let unreadable = error as? StateCodec.Unreadable { return unreadable.problem }
         guard let decoding = error as? DecodingError else { return error.localizedDescription }
         switch decoding {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:

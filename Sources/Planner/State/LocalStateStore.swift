@@ -8,6 +8,8 @@ import Foundation
 public struct LocalStateStore: StateStore {
     public let environment: String
     public let directory: URL
+    /// JSON, or sealed with `state.encryption`'s key.
+    public var codec: StateCodec = .plain
 
     public init(projectRoot: URL, environment: String) {
         self.environment = environment
@@ -40,7 +42,7 @@ public struct LocalStateStore: StateStore {
         do { data = try Data(contentsOf: stateFile) } catch {
             throw StateLockError.io("cannot read the state file \(stateFile.path): \(error.localizedDescription)")
         }
-        do { return try Self.decoder.decode(State.self, from: data) } catch {
+        do { return try codec.decodeState(data) } catch {
             let backup = FileManager.default.fileExists(atPath: backupFile.path) ? backupFile.path : nil
             throw StateLockError.unreadableState(file: stateFile.path, problem: JSONProblem.describe(error, in: data), backup: backup)
         }
@@ -50,7 +52,7 @@ public struct LocalStateStore: StateStore {
     /// atomic. The journal is emptied after: `state` was read with its records in it.
     public func write(_ state: State) throws {
         let data: Data
-        do { data = try Self.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+        do { data = try codec.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
         if let previous = FileManager.default.contents(atPath: stateFile.path), !previous.isEmpty {
             try AtomicFile.write(previous, to: backupFile)
         }
@@ -63,7 +65,7 @@ public struct LocalStateStore: StateStore {
     /// Appends `record` as one line and waits for it to reach the disk.
     public func append(_ record: StateJournalRecord, state: () -> State) throws {
         var line: Data
-        do { line = try Self.journalEncoder.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
+        do { line = try codec.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
         line.append(0x0A)
         let created = !FileManager.default.fileExists(atPath: journalFile.path)
         let descriptor = open(journalFile.path, O_CREAT | O_WRONLY | O_APPEND, 0o600)
@@ -97,7 +99,7 @@ public struct LocalStateStore: StateStore {
         var line = 1
         while let end = data[start...].firstIndex(of: 0x0A) {
             let text = data[start..<end]
-            do { records.append(try Self.decoder.decode(StateJournalRecord.self, from: text)) } catch {
+            do { records.append(try codec.decodeRecord(Data(text))) } catch {
                 throw StateLockError.unreadableJournal(file: journalFile.path, problem: "line \(line): \(JSONProblem.describe(error, in: Data(text)))")
             }
             start = data.index(after: end)

@@ -37,6 +37,8 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
     public var queryTimeout: TimeAmount = .seconds(30)
     /// How long `breakLock` waits for a gone holder's session to end on the server.
     public var sessionEndWait: TimeInterval = 10
+    /// JSON, or sealed with `state.encryption`'s key.
+    public var codec: StateCodec = .plain
 
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let logger: Logger
@@ -96,7 +98,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
     }
 
     private func decodeState(_ body: Data) throws -> State {
-        do { return try LocalStateStore.decoder.decode(State.self, from: body) } catch {
+        do { return try codec.decodeState(body) } catch {
             throw StateLockError.io("the state of environment \(environment) in the postgres database \(location.display) (\(table("states"))) is unreadable: "
                                     + "\(JSONProblem.describe(error, in: body)); every earlier serial is kept in \(table("history"))")
         }
@@ -121,7 +123,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             do { (serial, body) = try row.decode((Int, Data).self) } catch {
                 throw StateLockError.io("the journal of environment \(environment) in \(location.display) is unreadable: \(error)")
             }
-            do { return try LocalStateStore.decoder.decode(StateJournalRecord.self, from: body) } catch {
+            do { return try codec.decodeRecord(body) } catch {
                 throw StateLockError.unreadableJournal(file: "\(table("journal")) in \(location.display)",
                                                        problem: "the record of serial \(serial): \(JSONProblem.describe(error, in: body))")
             }
@@ -135,7 +137,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             let connection = try connected()
             try ensureTables(connection)
             let body: Data
-            do { body = try LocalStateStore.encoder.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
+            do { body = try codec.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
             let added = try run("record a step in the state's journal", """
                 INSERT INTO \(unescaped: table("journal")) (project, environment, lineage, serial, body)
                 VALUES (\(project), \(environment), \(record.lineage), \(record.serial), \(body))
@@ -177,7 +179,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
     /// its records), in one transaction.
     private func writeLocked(_ state: State, on connection: PostgresConnection) throws {
         let body: Data
-        do { body = try LocalStateStore.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+        do { body = try codec.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
         let summary = state.changeSummary(since: seen)
         try run("begin a transaction", "BEGIN", on: connection)
         do {
@@ -225,7 +227,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             let connection = try connected()
             try ensureTables(connection)
             let body: Data
-            do { body = try LocalStateStore.encoder.encode(current) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+            do { body = try codec.encode(current) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
             try run("begin a transaction", "BEGIN", on: connection)
             do {
                 let added = try run("write the state", """
@@ -239,7 +241,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
                 }
                 for (entry, state) in history {
                     let stateBody: Data
-                    do { stateBody = try LocalStateStore.encoder.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
+                    do { stateBody = try codec.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
                     try run("copy the state's history", """
                         INSERT INTO \(unescaped: table("history")) (project, environment, lineage, serial, body, written_at, owner, host, operation, summary)
                         VALUES (\(project), \(environment), \(entry.lineage), \(entry.serial), \(stateBody), \(entry.written),
@@ -374,7 +376,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
                 """, on: connection).rows
             guard let row = rows.first else { return nil }
             let body = try decode(row, as: Data.self, doing: "read the state's history")
-            do { return try LocalStateStore.decoder.decode(State.self, from: body) } catch {
+            do { return try codec.decodeState(body) } catch {
                 throw StateLockError.io("serial \(serial) of environment \(environment) in \(location.display) is unreadable: \(JSONProblem.describe(error, in: body))")
             }
         }

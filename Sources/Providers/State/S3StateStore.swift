@@ -26,6 +26,8 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
     public var lockTTL: TimeInterval = 120
     /// How often the holder renews it.
     public var renewEvery: TimeInterval = 30
+    /// JSON, or sealed with `state.encryption`'s key.
+    public var codec: StateCodec = .plain
 
     let objects: S3Objects
     /// Guards everything below.
@@ -73,10 +75,16 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
             seen = nil
             return nil
         }
-        let state = try decode(State.self, found.body, what: "the state \(stateKey)")
+        let state = try decodeState(found.body, what: "the state \(stateKey)")
         stateETag = found.etag
         seen = state
         return state
+    }
+
+    private func decodeState(_ body: Data, what: String) throws -> State {
+        do { return try codec.decodeState(body) } catch {
+            throw StateLockError.io("\(what) in \(location.display) is unreadable: \(JSONProblem.describe(error, in: body)); every earlier serial is kept under \(historyFolder)")
+        }
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ body: Data, what: String) throws -> T {
@@ -95,7 +103,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
             guard let found = try objects.get(key, doing: "read the state's journal") else {
                 throw StateLockError.unreadableJournal(file: "\(key) in \(location.display)", problem: "it was listed, and is gone")
             }
-            do { return (key, try LocalStateStore.decoder.decode(StateJournalRecord.self, from: found.body)) } catch {
+            do { return (key, try codec.decodeRecord(found.body)) } catch {
                 throw StateLockError.unreadableJournal(file: "\(key) in \(location.display)", problem: JSONProblem.describe(error, in: found.body))
             }
         }
@@ -121,7 +129,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
     /// records removed (`state` holds them). A crash between these steps leaves records the
     /// state already has, which the next read passes over.
     private func writeLocked(_ state: State, journal keys: [String]) throws {
-        let body = try encode(state)
+        let body = try sealed(state)
         let condition: S3Objects.Condition = stateETag.map { .matching($0) } ?? .absent
         switch try objects.put(stateKey, body, condition, doing: "write the state") {
         case .written(let etag):
@@ -131,7 +139,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
             let who = renewal?.info
             let entry = StateHistoryEntry(lineage: state.lineage, serial: state.serial, written: Date(), owner: who?.owner ?? LockInfo.currentUser,
                                           host: who?.host ?? ProcessInfo.processInfo.hostName, operation: who?.operation ?? "write", summary: summary)
-            let historyBody = try encode(HistoryObject(entry: entry, state: state))
+            let historyBody = try encode(HistoryObject(entry: entry, body: String(decoding: body, as: UTF8.self)))
             _ = try objects.put(historyFolder + "\(Self.padded(state.serial))-\(state.lineage).json", historyBody, .absent, doing: "record the state's history")
             if !keys.isEmpty { try objects.delete(keys: keys, doing: "empty the state's journal") }
         case .preconditionFailed:
@@ -141,7 +149,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
 
     private func conflictDetail() throws -> String {
         let found = try? objects.get(stateKey, doing: "read the state")
-        let now: State? = found.flatMap { $0 }.flatMap { try? LocalStateStore.decoder.decode(State.self, from: $0.body) }
+        let now: State? = found.flatMap { $0 }.flatMap { try? codec.decodeState($0.body) }
         switch (seen, now) {
         case (nil, let now?): return "it was empty when this run started, and now holds serial \(now.serial) (lineage \(now.lineage))"
         case (let seen?, let now?):
@@ -157,7 +165,8 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
         try mutex.withLock {
             try guarded {
                 try checkLock()
-                let body = try encode(record)
+                let body: Data
+                do { body = try codec.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
                 if case .preconditionFailed = try objects.put(journalFolder + Self.padded(record.serial) + ".json", body, .absent, doing: "record a step in the state's journal") {
                     throw StateLockError.conflict(environment: environment, detail: "the journal already holds a record of serial \(record.serial), written by another run")
                 }
@@ -183,9 +192,15 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
 
     // MARK: History
 
+    /// What a history object holds: who wrote the serial, and the state as `codec` wrote it
+    /// (JSON, or a sealed line).
     struct HistoryObject: Codable {
         var entry: StateHistoryEntry
-        var state: State
+        var body: String
+    }
+
+    private func sealed(_ state: State) throws -> Data {
+        do { return try codec.encode(state) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
     }
 
     public func history() throws -> [StateHistoryEntry] {
@@ -203,10 +218,11 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
             try guarded {
                 let objectsOfSerial = try objects.list(historyFolder + Self.padded(serial) + "-", doing: "read the state's history")
                 let found = try objectsOfSerial.compactMap { key in
-                    try objects.get(key, doing: "read the state's history").map { try decode(HistoryObject.self, $0.body, what: key) }
+                    try objects.get(key, doing: "read the state's history").map { (key, try decode(HistoryObject.self, $0.body, what: key)) }
                 }
                 // A lineage started over reuses serials: the newest write of the serial.
-                return found.max { $0.entry.written < $1.entry.written }?.state
+                guard let newest = found.max(by: { $0.1.entry.written < $1.1.entry.written }) else { return nil }
+                return try decodeState(Data(newest.1.body.utf8), what: newest.0)
             }
         }
     }
@@ -221,10 +237,11 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
                                                   + "state migrate moves state only into a backend that has none")
                 }
                 for (entry, state) in history {
-                    _ = try objects.put(historyFolder + "\(Self.padded(entry.serial))-\(entry.lineage).json", try encode(HistoryObject(entry: entry, state: state)),
+                    let body = String(decoding: try sealed(state), as: UTF8.self)
+                    _ = try objects.put(historyFolder + "\(Self.padded(entry.serial))-\(entry.lineage).json", try encode(HistoryObject(entry: entry, body: body)),
                                         .absent, doing: "copy the state's history")
                 }
-                switch try objects.put(stateKey, try encode(current), .absent, doing: "write the state") {
+                switch try objects.put(stateKey, try sealed(current), .absent, doing: "write the state") {
                 case .written(let etag):
                     stateETag = etag
                     seen = current
