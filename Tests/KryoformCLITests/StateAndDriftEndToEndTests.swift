@@ -24,6 +24,9 @@ struct StateAndDriftEndToEndTests {
         let project = try SandboxProject()
         defer { project.remove() }
         #expect(try project.run(["apply", "-e", "local", "--auto-approve"]).status == 0)
+        // A second apply: the backup is the state before its write, as the first apply left it.
+        try editFile(project.root.appendingPathComponent("environments/local.yaml")) { $0 = $0.replacingOccurrences(of: "nodes: 1\n", with: "nodes: 2\n") }
+        #expect(try project.run(["apply", "-e", "local", "--auto-approve"]).status == 0)
         let file = project.root.appendingPathComponent(".kryoform/state/local.json")
         let backup = project.root.appendingPathComponent(".kryoform/state/local.json.backup")
         #expect(FileManager.default.fileExists(atPath: backup.path), "apply kept no backup")
@@ -41,7 +44,7 @@ struct StateAndDriftEndToEndTests {
         try FileManager.default.copyItem(at: backup, to: file)
         let restored = try project.run(["state", "list", "-e", "local"])
         #expect(restored.status == 0, "\(restored.stderr)")
-        #expect(restored.stdout.contains("node.main.1"))
+        #expect(restored.stdout.contains("node.main.1  ") && !restored.stdout.contains("node.main.2") && !restored.stdout.contains("(creating)"), "\(restored.stdout)")
     }
 
     @Test("destroy asks and reports in its own words: no terminal means --auto-approve, and it ends with Destroy complete")
