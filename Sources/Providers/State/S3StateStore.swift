@@ -37,6 +37,8 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
     private var seen: State?
     private var probed = false
     private var renewal: Renewal?
+    /// The journal records this store wrote, by key: folding them in reads only the others.
+    private var appended: [String: StateJournalRecord] = [:]
 
     public init(location: S3Location, accessKeyID: String, secretAccessKey: String, project: String, environment: String) {
         self.location = location
@@ -100,6 +102,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
     private func journal() throws -> [(key: String, record: StateJournalRecord)] {
         let keys = try objects.list(journalFolder, doing: "list the state's journal")
         return try keys.map { key in
+            if let mine = appended[key] { return (key, mine) }
             guard let found = try objects.get(key, doing: "read the state's journal") else {
                 throw StateLockError.unreadableJournal(file: "\(key) in \(location.display)", problem: "it was listed, and is gone")
             }
@@ -141,7 +144,10 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
                                           host: who?.host ?? ProcessInfo.processInfo.hostName, operation: who?.operation ?? "write", summary: summary)
             let historyBody = try encode(HistoryObject(entry: entry, body: String(decoding: body, as: UTF8.self)))
             _ = try objects.put(historyFolder + "\(Self.padded(state.serial))-\(state.lineage).json", historyBody, .absent, doing: "record the state's history")
-            if !keys.isEmpty { try objects.delete(keys: keys, doing: "empty the state's journal") }
+            if !keys.isEmpty {
+                try objects.delete(keys: keys, doing: "empty the state's journal")
+                for key in keys { appended[key] = nil }
+            }
         case .preconditionFailed:
             throw StateLockError.conflict(environment: environment, detail: try conflictDetail())
         }
@@ -167,9 +173,11 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
                 try checkLock()
                 let body: Data
                 do { body = try codec.encode(record) } catch { throw StateLockError.io("cannot encode a journal record: \(error)") }
-                if case .preconditionFailed = try objects.put(journalFolder + Self.padded(record.serial) + ".json", body, .absent, doing: "record a step in the state's journal") {
+                let key = journalFolder + Self.padded(record.serial) + ".json"
+                if case .preconditionFailed = try objects.put(key, body, .absent, doing: "record a step in the state's journal") {
                     throw StateLockError.conflict(environment: environment, detail: "the journal already holds a record of serial \(record.serial), written by another run")
                 }
+                appended[key] = record
             }
         }
     }
@@ -270,7 +278,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
                     switch try objects.put(lockKey, body, .absent, doing: "take the lock") {
                     case .written(let etag):
                         renewal?.stop()
-                        let renewal = Renewal(store: self, info: info, body: body, etag: etag)
+                        let renewal = Renewal(store: self, info: info, body: body, etag: etag, every: renewEvery, ttl: lockTTL)
                         self.renewal = renewal
                         renewal.start()
                         return
@@ -389,36 +397,48 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
         private weak var store: S3StateStore?
         private let condition = NSCondition()
         private var etag: String?
+        private let every: TimeInterval
+        private let ttl: TimeInterval
         private var stopped = false
+        private var finished = false
         private var lostReason: String?
-        private var thread: Thread?
 
-        init(store: S3StateStore, info: LockInfo, body: Data, etag: String) {
+        init(store: S3StateStore, info: LockInfo, body: Data, etag: String, every: TimeInterval, ttl: TimeInterval) {
             self.store = store
             self.info = info
             self.body = body
             self.etag = etag
+            self.every = every
+            self.ttl = ttl
         }
 
         var currentETag: String? { condition.withLock { etag } }
         var lost: String? { condition.withLock { lostReason } }
 
         func start() {
-            let thread = Thread { [self] in run() }
+            let thread = Thread { [self] in
+                run()
+                condition.withLock {
+                    finished = true
+                    condition.broadcast()
+                }
+            }
             thread.name = "kryoform-s3-lock-renewal"
-            condition.withLock { self.thread = thread }
             thread.start()
         }
 
-        func stop() {
+        /// Stops renewing, and waits (at most `wait`) for a renewal in flight to end, so the
+        /// ETag read after it is the lock's last one.
+        func stop(wait: TimeInterval = 10) {
             condition.withLock {
                 stopped = true
                 condition.broadcast()
+                let until = Date().addingTimeInterval(wait)
+                while !finished, Date() < until { _ = condition.wait(until: until) }
             }
         }
 
         private func run() {
-            guard let every = store?.renewEvery, let ttl = store?.lockTTL else { return }
             var renewed = Date()
             while true {
                 let carryOn = condition.withLock { () -> Bool in
