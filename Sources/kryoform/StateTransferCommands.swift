@@ -159,7 +159,11 @@ extension StateCommand {
                 if let moved = current.movedTo { throw StateLockError.moved(environment: environment, to: moved) }
                 current.movedTo = nil
                 let result = try StateCommand.withLock(destination, environment: environment, operation: "state migrate") { () throws -> (Int, Bool) in
-                    if let there = try destination.read() {
+                    if let there = try destination.read(), there.movedTo != nil, there.lineage == current.lineage {
+                        // Back to a backend the state was moved away from: its read-only copy is
+                        // replaced, and the serial stays above every serial it had.
+                        if current.serial <= there.serial { current.serial = there.serial + 1 }
+                    } else if let there = try destination.read() {
                         // A migration cut short after the copy: finish it; anything else is refused.
                         guard there.lineage == current.lineage, there.serial == current.serial else {
                             throw CommandFailure(message: "error: \(into) holds a state of environment \(environment) already (lineage \(there.lineage), serial \(there.serial)); nothing was copied\n"

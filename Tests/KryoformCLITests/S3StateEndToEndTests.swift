@@ -92,6 +92,10 @@ final class S3StateEndToEndTests {
     func twoRunnersAndAKilledHolder() throws {
         let first = try runner(), second = try runner()
         defer { for runner in [first, second] { try? FileManager.default.removeItem(at: runner.root) } }
+        // A plan saved on the second runner before anything was applied.
+        let saved = second.root.appendingPathComponent("saved.plan")
+        let planned = try second.run(["plan", "-e", "local", "--out", saved.path])
+        #expect(planned.status == 0 || planned.status == 2, "\(planned.stdout)\n\(planned.stderr)")
         let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "latency=150ms")
         let holding = waitUntil(60) { ((try? self.keys()) ?? []).contains("lock.json") || !process.isRunning }
         let refused = try second.run(["apply", "-e", "local", "--auto-approve"])
@@ -107,6 +111,9 @@ final class S3StateEndToEndTests {
         #expect(made.values.allSatisfy { $0.count == 1 } && made.count == 22, "the sandbox: \(made.mapValues(\.count))")
         let again = try second.run(["plan", "-e", "local", "--detailed-exitcode"])
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        let stale = try second.run(["apply", "--auto-approve", saved.path])
+        #expect(stale.status != 0 && stale.stderr.contains("the state changed since the plan was made (serial 0, now "), "\(stale.stdout)\n\(stale.stderr)")
+        #expect(try world().values.allSatisfy { $0.count == 1 }, "the stale plan made something twice")
 
         // Destroy on the first runner, killed with SIGKILL inside a delete: its lock stays in the
         // bucket (nothing released it), and the second runner, on the same host, sees its

@@ -115,6 +115,22 @@ final class StateTransferEndToEndTests {
         let s3History = try run(["state", "history", "-e", "local", "--json"], variables)
         let copied = try JSONDecoder.iso8601.decode([StateHistoryEntry].self, from: Data(s3History.stdout.utf8))
         #expect(copied == entries, "the history changed on the way: \(copied) vs \(entries)")
+
+        // And back to postgres, onto the read-only copy left there: replaced, history whole.
+        try editFile(root.appendingPathComponent("environments/local.yaml")) { $0 = $0.replacingOccurrences(of: "nodes: 2\n", with: "nodes: 1\n") }
+        let shrunk = try run(["apply", "-e", "local", "--auto-approve", "--allow-destroy"], variables)
+        #expect(shrunk.status == 0, "\(shrunk.stdout)\n\(shrunk.stderr)")
+        let onS3 = try run(["state", "history", "-e", "local", "--json"], variables)
+        let s3Entries = try JSONDecoder.iso8601.decode([StateHistoryEntry].self, from: Data(onS3.stdout.utf8))
+        let back = try run(["state", "migrate", "-e", "local", "--to", pgFile.path], variables)
+        #expect(back.status == 0, "\(back.stdout)\n\(back.stderr)")
+        try editFile(root.appendingPathComponent("kryoform.yaml")) { $0 = $0.replacingOccurrences(of: s3Block, with: pgBlock) }
+        let home = try run(["plan", "-e", "local", "--detailed-exitcode"], variables)
+        #expect(home.status == 0, "\(home.stdout)\n\(home.stderr)")
+        let pgAgain = try run(["state", "history", "-e", "local", "--json"], variables)
+        let whole = try JSONDecoder.iso8601.decode([StateHistoryEntry].self, from: Data(pgAgain.stdout.utf8))
+        #expect(Set(s3Entries).isSubset(of: Set(whole)) && whole.allSatisfy { $0.lineage == before.lineage }, "\(whole) lacks some of \(s3Entries)")
+        #expect(try postgres.sql("SELECT lineage FROM kryoform.states") == before.lineage)
         for output in [toPostgres, toS3, s3Plan, s3History, stalePostgres] { #expect(!output.stdout.contains("migrate-secret") && !output.stderr.contains("migrate-secret")) }
     }
 }

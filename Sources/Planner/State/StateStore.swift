@@ -43,9 +43,10 @@ public protocol StateHistory: StateStore {
 
 /// A backend that can take in another backend's history as it was (`state migrate`).
 public protocol StateHistoryImporting: StateStore {
-    /// Into an empty backend: `history` (each entry with the state it wrote, oldest first) as it
-    /// was written, by whom and when, then `current` as the state, with no history row of its own
-    /// (its write is in `history`). The caller holds the lock.
+    /// Into a backend with no state, or only the read-only copy a migration away left (which the
+    /// store last read): `history` (each entry with the state it wrote, oldest first) as it was
+    /// written, by whom and when, entries it holds already kept; then `current` as the state,
+    /// with no history row of its own (its write is in `history`). The caller holds the lock.
     func adopt(current: State, history: [(entry: StateHistoryEntry, state: State)]) throws
 }
 

@@ -230,11 +230,20 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             do { body = try codec.encode(current) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
             try run("begin a transaction", "BEGIN", on: connection)
             do {
-                let added = try run("write the state", """
-                    INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
-                    VALUES (\(project), \(environment), \(current.lineage), \(current.serial), \(body), now())
-                    ON CONFLICT (project, environment) DO NOTHING
-                    """, on: connection).metadata.rows ?? 0
+                let added: Int
+                if let seen, seen.movedTo != nil {
+                    // Back onto the copy a migration away left: replaced, compared and set.
+                    added = try run("write the state", """
+                        UPDATE \(unescaped: table("states")) SET lineage = \(current.lineage), serial = \(current.serial), body = \(body), updated_at = now()
+                        WHERE project = \(project) AND environment = \(environment) AND lineage = \(seen.lineage) AND serial = \(seen.serial)
+                        """, on: connection).metadata.rows ?? 0
+                } else {
+                    added = try run("write the state", """
+                        INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
+                        VALUES (\(project), \(environment), \(current.lineage), \(current.serial), \(body), now())
+                        ON CONFLICT (project, environment) DO NOTHING
+                        """, on: connection).metadata.rows ?? 0
+                }
                 guard added == 1 else {
                     throw StateLockError.conflict(environment: environment, detail: "\(location.display) holds a state of this environment already; "
                                                   + "state migrate moves state only into a backend that has none")

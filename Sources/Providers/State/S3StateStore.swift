@@ -240,7 +240,8 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
         try mutex.withLock {
             try guarded {
                 try checkLock()
-                if try objects.get(stateKey, doing: "read the state") != nil {
+                let replacing = seen?.movedTo != nil ? stateETag : nil
+                if replacing == nil, try objects.get(stateKey, doing: "read the state") != nil {
                     throw StateLockError.conflict(environment: environment, detail: "\(location.display) holds a state of this environment already; "
                                                   + "state migrate moves state only into a backend that has none")
                 }
@@ -249,7 +250,7 @@ public final class S3StateStore: StateHistory, StateHistoryImporting, @unchecked
                     _ = try objects.put(historyFolder + "\(Self.padded(entry.serial))-\(entry.lineage).json", try encode(HistoryObject(entry: entry, body: body)),
                                         .absent, doing: "copy the state's history")
                 }
-                switch try objects.put(stateKey, try sealed(current), .absent, doing: "write the state") {
+                switch try objects.put(stateKey, try sealed(current), replacing.map { .matching($0) } ?? .absent, doing: "write the state") {
                 case .written(let etag):
                     stateETag = etag
                     seen = current
