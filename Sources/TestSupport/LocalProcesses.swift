@@ -198,3 +198,15 @@ public enum LoopbackNetwork {
     }
 }
 
+
+/// Runs `body` on a thread of its own and waits for it without holding a thread of the
+/// cooperative pool. For a blocking call (a synchronous state store, a kryoform run) made by a
+/// test while a fake in this process must go on answering: the pool has one thread per core,
+/// and a test that blocks them all stops every fake in the process.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = "kryoform-test-blocking"
+        thread.start()
+    }
+}

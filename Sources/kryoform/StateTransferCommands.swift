@@ -169,7 +169,7 @@ extension StateCommand {
                             throw CommandFailure(message: "error: \(into) holds a state of environment \(environment) already (lineage \(there.lineage), serial \(there.serial)); nothing was copied\n"
                                                  + "  = fix: migrate into a backend (or schema, or prefix) that has no state of this environment")
                         }
-                        return (0, true)
+                        return (0, destination is StateHistoryImporting)
                     }
                     var history = try (source as? StateHistory)?.historyStates() ?? []
                     if !history.contains(where: { $0.entry.lineage == current.lineage && $0.entry.serial == current.serial }) {

@@ -7,7 +7,7 @@ import TestSupport
 /// A working copy of the shipped project as a CI runner has it: state in a shared backend
 /// (PostgreSQL, S3), the sandbox's world in a folder every runner shares (as runners share one
 /// cloud account), and nothing under `.kryoform/` worth keeping.
-struct SharedStateRunner {
+struct SharedStateRunner: Sendable {
     let root: URL
     let backendVariables: [String: String]
 

@@ -8,7 +8,7 @@ import TestSupport
 /// each test on a loopback port; two working copies of the project stand for two CI runners,
 /// sharing the bucket and the sandbox's world.
 @Suite("shared state in S3, end to end on the sandbox")
-final class S3StateEndToEndTests {
+final class S3StateEndToEndTests: @unchecked Sendable {
     let moto: MotoServer
     let bucket = "kryoform-state"
     let secret = "s3-e2e-secret-\(UUID().uuidString.prefix(8))"
@@ -40,6 +40,11 @@ final class S3StateEndToEndTests {
     }
 
     /// The environment's objects in the bucket, without the folder.
+    /// Runs kryoform on a thread of its own: the test holds no thread of the pool meanwhile.
+    func run(_ runner: SharedStateRunner, _ arguments: [String]) async throws -> CommandRun {
+        try await onOwnThread { try runner.run(arguments) }
+    }
+
     func keys() throws -> [String] {
         let folder = "ci/kryonix/local/"
         return try moto.listKeys(bucket: bucket, prefix: folder).map { String($0.dropFirst(folder.count)) }
@@ -57,10 +62,10 @@ final class S3StateEndToEndTests {
     }
 
     @Test("apply, plan and destroy with the state only in S3: each command on a fresh runner finds it there, and its history")
-    func lifecycle() throws {
+    func lifecycle() async throws {
         let runner = try runner()
         defer { try? FileManager.default.removeItem(at: runner.root) }
-        let apply = try runner.run(["apply", "-e", "local", "--auto-approve"])
+        let apply = try await run(runner, ["apply", "-e", "local", "--auto-approve"])
         #expect(apply.status == 0, "\(apply.stdout)\n\(apply.stderr)")
         #expect(!FileManager.default.fileExists(atPath: runner.root.appendingPathComponent(".kryoform/state").path), "state was written locally")
         let objects = try keys()
@@ -68,19 +73,19 @@ final class S3StateEndToEndTests {
                 "\(objects)")
         #expect(objects.filter { $0.hasPrefix("history/") }.count == 2, "one history object for the first step, one for the apply's end: \(objects)")
         try runner.forgetLocalFiles()
-        let plan = try runner.run(["plan", "-e", "local", "--detailed-exitcode"])
+        let plan = try await run(runner, ["plan", "-e", "local", "--detailed-exitcode"])
         #expect(plan.status == 0, "a fresh runner does not see the applied state: \(plan.stdout)\n\(plan.stderr)")
-        let list = try runner.run(["state", "list", "-e", "local"])
+        let list = try await run(runner, ["state", "list", "-e", "local"])
         #expect(list.status == 0 && list.stdout.split(separator: "\n").count == 22, "\(list.stdout)\n\(list.stderr)")
-        let history = try runner.run(["state", "history", "-e", "local"])
+        let history = try await run(runner, ["state", "history", "-e", "local"])
         let lines = history.stdout.split(separator: "\n")
         #expect(history.status == 0 && lines.count == 3 && lines.first?.hasPrefix("SERIAL") == true
                 && lines.dropFirst().allSatisfy { $0.contains("\(LockInfo.currentUser)@") && $0.contains(" apply ") }, "\(history.stdout)\n\(history.stderr)")
-        let first = try runner.run(["state", "show", "-e", "local", "--serial", "1"])
+        let first = try await run(runner, ["state", "show", "-e", "local", "--serial", "1"])
         #expect(first.status == 0 && first.stdout.hasPrefix("Serial 1 of environment local"), "\(first.stdout)\n\(first.stderr)")
 
         try runner.forgetLocalFiles()
-        let destroy = try runner.run(["destroy", "-e", "local", "--auto-approve"])
+        let destroy = try await run(runner, ["destroy", "-e", "local", "--auto-approve"])
         #expect(destroy.status == 0, "\(destroy.stdout)\n\(destroy.stderr)")
         let left = try world()
         #expect(left.isEmpty, "left in the sandbox: \(left.keys.sorted())")
@@ -89,29 +94,31 @@ final class S3StateEndToEndTests {
     }
 
     @Test("two runners applying at once: one is refused naming the other, which converges; a holder killed with SIGKILL is followed at once")
-    func twoRunnersAndAKilledHolder() throws {
+    func twoRunnersAndAKilledHolder() async throws {
         let first = try runner(), second = try runner()
         defer { for runner in [first, second] { try? FileManager.default.removeItem(at: runner.root) } }
         // A plan saved on the second runner before anything was applied.
         let saved = second.root.appendingPathComponent("saved.plan")
-        let planned = try second.run(["plan", "-e", "local", "--out", saved.path])
+        let planned = try await run(second, ["plan", "-e", "local", "--out", saved.path])
         #expect(planned.status == 0 || planned.status == 2, "\(planned.stdout)\n\(planned.stderr)")
         let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "latency=150ms")
-        let holding = waitUntil(60) { ((try? self.keys()) ?? []).contains("lock.json") || !process.isRunning }
-        let refused = try second.run(["apply", "-e", "local", "--auto-approve"])
+        let holding = try await onOwnThread { waitUntil(60) { ((try? self.keys()) ?? []).contains("lock.json") || !process.isRunning } }
+        let refused = try await run(second, ["apply", "-e", "local", "--auto-approve"])
         #expect(holding && process.isRunning, "the first runner never held the lock: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("is locked by apply by \(LockInfo.currentUser)") && refused.stderr.contains("renews its lock while it runs"),
                 "\(refused.stderr)")
-        if !waitUntil(240, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        try await onOwnThread {
+            if !waitUntil(240, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
         let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "\(log.suffix(2_000))")
         let made = try world()
         #expect(made.values.allSatisfy { $0.count == 1 } && made.count == 22, "the sandbox: \(made.mapValues(\.count))")
-        let again = try second.run(["plan", "-e", "local", "--detailed-exitcode"])
+        let again = try await run(second, ["plan", "-e", "local", "--detailed-exitcode"])
         #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
-        let stale = try second.run(["apply", "--auto-approve", saved.path])
+        let stale = try await run(second, ["apply", "--auto-approve", saved.path])
         #expect(stale.status != 0 && stale.stderr.contains("the state changed since the plan was made (serial 0, now "), "\(stale.stdout)\n\(stale.stderr)")
         #expect(try world().values.allSatisfy { $0.count == 1 }, "the stale plan made something twice")
 
@@ -120,14 +127,17 @@ final class S3StateEndToEndTests {
         // holder gone, breaks it and converges.
         let hung = sandbox.appendingPathComponent("hung")
         let (killed, killedOutput) = try first.start(["destroy", "-e", "local", "--auto-approve"], faults: "hang-after-delete=node.main.1")
-        let reached = waitUntil(120) { FileManager.default.fileExists(atPath: hung.path) || !killed.isRunning } && FileManager.default.fileExists(atPath: hung.path)
-        kill(killed.processIdentifier, SIGKILL)
-        killed.waitUntilExit()
+        let reached = try await onOwnThread { () -> Bool in
+            let reached = waitUntil(120) { FileManager.default.fileExists(atPath: hung.path) || !killed.isRunning } && FileManager.default.fileExists(atPath: hung.path)
+            kill(killed.processIdentifier, SIGKILL)
+            killed.waitUntilExit()
+            return reached
+        }
         try #require(reached, "the destroy never reached the delete of node.main.1: \((try? String(contentsOf: killedOutput, encoding: .utf8)) ?? "")")
         try FileManager.default.removeItem(at: hung)
         #expect(try keys().contains("lock.json"), "the killed holder's lock is still in the bucket")
         #expect(try keys().contains { $0.hasPrefix("journal/") }, "the killed destroy's steps are journal objects")
-        let converged = try second.run(["destroy", "-e", "local", "--auto-approve"])
+        let converged = try await run(second, ["destroy", "-e", "local", "--auto-approve"])
         #expect(converged.status == 0, "\(converged.stdout)\n\(converged.stderr)")
         #expect(converged.stderr.contains("broke the stale lock of environment local") || converged.stdout.contains("broke the stale lock of environment local"),
                 "\(converged.stdout)\n\(converged.stderr)")

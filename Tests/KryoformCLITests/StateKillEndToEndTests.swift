@@ -25,7 +25,7 @@ struct StateKillEndToEndTests {
     enum Backend: String, CaseIterable, Sendable { case local, postgres, s3 }
 
     @Test("kill -9 at random moments of apply, then of destroy; one clean run then converges", arguments: Backend.allCases)
-    func randomKills(backend: Backend) throws {
+    func randomKills(backend: Backend) async throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["KRYOFORM_KILL_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970 * 1000)
         var moments = Moments(state: seed)
         let context = "backend \(backend.rawValue), KRYOFORM_KILL_SEED=\(seed)"
@@ -63,41 +63,47 @@ struct StateKillEndToEndTests {
             return Dictionary(objects.map { (ResourceTags.address(in: $0.tags)?.rawValue ?? "untagged \($0.id)", 1) }, uniquingKeysWith: +)
         }
         /// Starts `arguments`, kills it with SIGKILL after a random moment of up to `within` seconds
-        /// (or lets it finish first), and says when the kill came.
-        func killSomewhere(_ arguments: [String], within: Double) throws -> String {
-            // Slow calls, two at a time: an apply of the 22 resources takes seconds, so a kill lands inside it.
-            let (process, output) = try runner.start(arguments + ["--parallelism", "2"], faults: "latency=200ms")
+        /// (or lets it finish first), and says when the kill came. The waits are on a thread of
+        /// their own, so the test holds no thread of the pool.
+        func killSomewhere(_ arguments: [String], within: Double) async throws -> String {
             let moment = 0.05 + moments.next() * within
-            let ended = waitUntil(moment) { !process.isRunning }
-            if !ended { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            let (ended, status, log) = try await onOwnThread { () throws -> (Bool, Int32, String) in
+                // Slow calls, two at a time: an apply of the 22 resources takes seconds, so a kill lands inside it.
+                let (process, output) = try runner.start(arguments + ["--parallelism", "2"], faults: "latency=200ms")
+                let ended = waitUntil(moment) { !process.isRunning }
+                if !ended { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                return (ended, process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+            }
             #expect(!log.contains("kills-secret"), "\(context): the secret was printed")
-            return ended ? "finished (\(process.terminationStatus)) before \(String(format: "%.2f", moment)) s" : "killed at \(String(format: "%.2f", moment)) s"
+            return ended ? "finished (\(status)) before \(String(format: "%.2f", moment)) s" : "killed at \(String(format: "%.2f", moment)) s"
+        }
+        func run(_ arguments: [String]) async throws -> CommandRun {
+            try await onOwnThread { try runner.run(arguments) }
         }
 
         var kills: [String] = []
         // Each run has less left to do than the one before: the window shrinks with it.
-        for round in 0..<5 { kills.append(try killSomewhere(["apply", "-e", "local", "--auto-approve"], within: 2.0 * pow(0.75, Double(round)))) }
+        for round in 0..<5 { kills.append(try await killSomewhere(["apply", "-e", "local", "--auto-approve"], within: 2.0 * pow(0.75, Double(round)))) }
         #expect(kills.filter { $0.hasPrefix("killed") }.count >= 3, "\(context): the kills did not land inside the applies: \(kills)")
-        let applied = try runner.run(["apply", "-e", "local", "--auto-approve"])
+        let applied = try await run(["apply", "-e", "local", "--auto-approve"])
         #expect(applied.status == 0, "\(context), after \(kills): \(applied.stdout.suffix(1_500))\n\(applied.stderr)")
         let made = try world()
         #expect(made.count == 22 && made.values.allSatisfy { $0 == 1 }, "\(context), after \(kills): \(made)")
-        let plan = try runner.run(["plan", "-e", "local", "--detailed-exitcode"])
+        let plan = try await run(["plan", "-e", "local", "--detailed-exitcode"])
         #expect(plan.status == 0, "\(context), after \(kills): \(plan.stdout.suffix(1_500))\n\(plan.stderr)")
-        let list = try runner.run(["state", "list", "-e", "local"])
+        let list = try await run(["state", "list", "-e", "local"])
         let recorded = Set(list.stdout.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") })
         #expect(recorded == Set(made.keys) && !list.stdout.contains("(creating)"), "\(context): the state holds \(recorded.sorted()), the world \(made.keys.sorted())")
 
         kills = []
-        for round in 0..<4 { kills.append(try killSomewhere(["destroy", "-e", "local", "--auto-approve"], within: 1.5 * pow(0.75, Double(round)))) }
+        for round in 0..<4 { kills.append(try await killSomewhere(["destroy", "-e", "local", "--auto-approve"], within: 1.5 * pow(0.75, Double(round)))) }
         #expect(kills.filter { $0.hasPrefix("killed") }.count >= 2, "\(context): the kills did not land inside the destroys: \(kills)")
-        let destroyed = try runner.run(["destroy", "-e", "local", "--auto-approve"])
+        let destroyed = try await run(["destroy", "-e", "local", "--auto-approve"])
         #expect(destroyed.status == 0, "\(context), after \(kills): \(destroyed.stdout.suffix(1_500))\n\(destroyed.stderr)")
         let left = try world()
         #expect(left.isEmpty, "\(context), after \(kills): left in the sandbox: \(left)")
-        let empty = try runner.run(["state", "list", "-e", "local"])
+        let empty = try await run(["state", "list", "-e", "local"])
         #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(context): \(empty.stdout)\(empty.stderr)")
     }
 }
