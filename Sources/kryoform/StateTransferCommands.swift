@@ -193,7 +193,7 @@ extension StateCommand {
                 return (current, result.0, result.1)
             }
             print("Moved the state of environment \(environment) (serial \(copied.state.serial), \(copied.state.resources.count) resources) from \(from) to \(into)"
-                  + (copied.kept ? ", with \(copied.history) history entries." : "; the local backend keeps no history, so the history stays in the old backend's read-only copy."))
+                  + (copied.kept ? ", with \(copied.history) history \(copied.history == 1 ? "entry" : "entries")." : "; the local backend keeps no history, so the history stays in the old backend's read-only copy."))
             print("The old backend keeps a read-only copy; commands that would change it there are refused.")
             print("Now put this in kryoform.yaml in place of its state: block:\n\n\(block)")
         }

@@ -99,6 +99,9 @@ final class S3Objects: Sendable {
                 return (answer, attempt > 1)
             } catch let failure as S3Failure {
                 throw failure
+            } catch where AsyncHTTPTransport.isRefusal(error) {
+                // Nothing listens there: final, as for the providers' transport.
+                throw S3Failure(message: "cannot \(what) in \(location.display): \(describe(error)); check that the server runs and that state.endpoint names it")
             } catch {
                 lastProblem = describe(error)
             }
