@@ -150,10 +150,14 @@ final class PostgresStateEndToEndTests {
         #expect(planned.status == 0 || planned.status == 2, "\(planned.stdout)\n\(planned.stderr)")
 
         // The first runner applies slowly; the second starts once the first holds the lock.
-        let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "latency=150ms")
-        let holding = waitUntil(60) { ((try? self.server.sql("SELECT count(*) FROM kryoform.locks")) ?? "0") == "1" || !process.isRunning }
+        // The first runner pauses inside its apply, holding the lock, until the test lets it go on.
+        let paused = sandbox.appendingPathComponent("paused")
+        let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "pause-after-create=node.main.1")
+        let holding = waitUntil(120) { FileManager.default.fileExists(atPath: paused.path) || !process.isRunning } && FileManager.default.fileExists(atPath: paused.path)
+        #expect(try server.sql("SELECT count(*) FROM kryoform.locks") == "1", "the paused runner holds no lock")
         let refused = try second.run(["apply", "-e", "local", "--auto-approve"])
         #expect(holding && process.isRunning, "the first runner never held the lock: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        try? FileManager.default.removeItem(at: paused)
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("is locked by apply by \(LockInfo.currentUser)") && refused.stderr.contains("whose connection to the state database"),
                 "\(refused.stderr)")

@@ -101,10 +101,15 @@ final class S3StateEndToEndTests: @unchecked Sendable {
         let saved = second.root.appendingPathComponent("saved.plan")
         let planned = try await run(second, ["plan", "-e", "local", "--out", saved.path])
         #expect(planned.status == 0 || planned.status == 2, "\(planned.stdout)\n\(planned.stderr)")
-        let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "latency=150ms")
-        let holding = try await onOwnThread { waitUntil(60) { ((try? self.keys()) ?? []).contains("lock.json") || !process.isRunning } }
+        // The first runner pauses inside its apply, holding the lock, until the test lets it go on.
+        let paused = sandbox.appendingPathComponent("paused")
+        let (process, output) = try first.start(["apply", "-e", "local", "--auto-approve"], faults: "pause-after-create=node.main.1")
+        let holding = try await onOwnThread { waitUntil(120) { FileManager.default.fileExists(atPath: paused.path) || !process.isRunning } }
+            && FileManager.default.fileExists(atPath: paused.path)
+        #expect(try keys().contains("lock.json"), "the paused runner holds no lock object")
         let refused = try await run(second, ["apply", "-e", "local", "--auto-approve"])
         #expect(holding && process.isRunning, "the first runner never held the lock: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        try? FileManager.default.removeItem(at: paused)
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("is locked by apply by \(LockInfo.currentUser)") && refused.stderr.contains("renews its lock while it runs"),
                 "\(refused.stderr)")

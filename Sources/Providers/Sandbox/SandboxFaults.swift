@@ -20,6 +20,9 @@ public struct SandboxFaults: Hashable, Sendable {
     /// kill points, `hang-after-create=node.main.1`).
     public var hangAfterCreate: Set<String> = []
     public var hangAfterDelete: Set<String> = []
+    /// Addresses whose create, once saved, waits until the test removes the `paused` file it
+    /// writes beside the world, then answers: a point where a run is known to hold its lock.
+    public var pauseAfterCreate: Set<String> = []
 
     public init() {}
 
@@ -39,6 +42,17 @@ public struct SandboxFaults: Hashable, Sendable {
         let note = "the \(operation) of \(address) is saved in the sandbox; its answer is withheld until this process (pid \(getpid())) is killed\n"
         try? AtomicFile.write(Data(note.utf8), to: directory.appendingPathComponent("hung"))
         try? await Task.sleep(nanoseconds: 600 * 1_000_000_000)
+    }
+
+    /// When `address`'s create is one to pause after: writes `paused` beside the world, and
+    /// answers once that file is gone (at most 10 minutes later).
+    func pauseIfAsked(afterCreateOf address: ResourceAddress, in directory: URL) async {
+        guard pauseAfterCreate.contains(address.rawValue) else { return }
+        let file = directory.appendingPathComponent("paused")
+        let note = "the create of \(address) is saved in the sandbox; its answer waits until this file is removed (pid \(getpid()))\n"
+        try? AtomicFile.write(Data(note.utf8), to: file)
+        let deadline = Date().addingTimeInterval(600)
+        while FileManager.default.fileExists(atPath: file.path), Date() < deadline { try? await Task.sleep(nanoseconds: 20_000_000) }
     }
 
     /// Waits the injected latency, if any.
@@ -69,13 +83,14 @@ public struct SandboxFaults: Hashable, Sendable {
             case "fail-address": faults.failAddresses.formUnion(values)
             case "hang-after-create": faults.hangAfterCreate.formUnion(values)
             case "hang-after-delete": faults.hangAfterDelete.formUnion(values)
+            case "pause-after-create": faults.pauseAfterCreate.formUnion(values)
             case "latency": faults.latency = try duration(parts[1], entry)
             case "provision": faults.provisioning = try duration(parts[1], entry)
             case "throttle":
                 guard let number = Int(parts[1]), number > 0 else { throw problem(entry, "expected a positive count") }
                 faults.throttleEvery = number
             default:
-                throw problem(entry, "unknown fault; known: fail-create, fail-address, latency, throttle, provision, hang-after-create, hang-after-delete")
+                throw problem(entry, "unknown fault; known: fail-create, fail-address, latency, throttle, provision, hang-after-create, hang-after-delete, pause-after-create")
             }
         }
         return faults

@@ -49,6 +49,7 @@ public struct SandboxProvider: CloudProvider {
             }
             for (request, result) in zip(requests, results) where (try? result.get()) != nil {
                 await faults.hangIfAsked(after: "create", of: request.address, in: store.directory)
+                await faults.pauseIfAsked(afterCreateOf: request.address, in: store.directory)
             }
             return results
         } catch {
