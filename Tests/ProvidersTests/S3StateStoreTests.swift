@@ -116,7 +116,7 @@ final class S3StateStoreTests {
     }
 
     @Test("a lock not renewed expires and is taken over; its old owner's release then leaves the new lock alone, and its writes are refused")
-    func expiredLockIsTakenOverAndNotRemovedByItsOldOwner() throws {
+    func expiredLockIsTakenOverAndNotRemovedByItsOldOwner() async throws {
         // The old owner stalls: it never renews (renewal every hour) a lock of 2 s.
         let stalled = store(ttl: 2, renewEvery: 3600)
         let old = LockInfo(operation: "apply", owner: "alice", host: "runner-7", pid: 4242)
@@ -131,7 +131,7 @@ final class S3StateStoreTests {
         } catch StateLockError.held(_, let found) { holder = found }
         // Wait out the lock's life on the server's clock (bounded: its expiry plus a margin).
         let expires = try #require(holder.expires)
-        Thread.sleep(until: expires.addingTimeInterval(1.1))
+        try await Task.sleep(for: .seconds(max(0, expires.addingTimeInterval(1.1).timeIntervalSinceNow)))
         let expired = try #require(try next.currentLock())
         guard case .gone(let why) = LockHolders().status(of: expired) else {
             Issue.record("an expired lock counts as held: \(expired)")
@@ -152,12 +152,12 @@ final class S3StateStoreTests {
     }
 
     @Test("a lock renewed while its holder runs outlives its time to live")
-    func renewedLockStaysHeld() throws {
-        let holder = store(ttl: 2, renewEvery: 0.3)
+    func renewedLockStaysHeld() async throws {
+        let holder = store(ttl: 3, renewEvery: 0.3)
         let info = LockInfo(operation: "apply", owner: "alice")
         try holder.lock(info)
         // Past two lives of the lock: without renewals it would have expired.
-        Thread.sleep(forTimeInterval: 4.5)
+        try await Task.sleep(for: .seconds(6.5))
         do {
             try store().lock(LockInfo(operation: "plan", owner: "bob"))
             Issue.record("the renewed lock was taken")
