@@ -197,8 +197,11 @@ final class S3Objects: Sendable {
         let (answer, retried) = try send("PUT", key: key, headers: headers, body: body, doing: what)
         switch answer.status {
         case 200, 201, 204: return .written(etag: answer.etag ?? "")
-        case 412, 409 where answer.status == 412 || answer.code == "ConditionalRequestConflict":
+        case 412:
             if retried, let now = try get(key, doing: what), now.body == body { return .written(etag: now.etag) }
+            return .preconditionFailed
+        case 409 where answer.code == "ConditionalRequestConflict":
+            // Another conditional write of the key was under way: this one did not happen.
             return .preconditionFailed
         case 404 where answer.code == "NoSuchKey":
             // If-Match on a key that is gone.
