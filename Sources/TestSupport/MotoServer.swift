@@ -27,8 +27,18 @@ public final class MotoServer: @unchecked Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts a server and waits until it answers (up to `timeout` seconds).
+    /// Starts a server and waits until it answers (up to `timeout` seconds). A port another
+    /// server took between being found free and moto binding it is given up for another one.
     public static func start(timeout: Double = 60) throws -> MotoServer {
+        var attempt = 1
+        while true {
+            do { return try startOnce(timeout: timeout) } catch let failure as FixtureError where failure.description.contains("Address already in use") && attempt < 4 {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func startOnce(timeout: Double) throws -> MotoServer {
         guard let executable = executable() else {
             throw FixtureError("moto_server is not installed: run scripts/install-deps --tests (it installs moto[server] with pip), or set MOTO_SERVER")
         }
