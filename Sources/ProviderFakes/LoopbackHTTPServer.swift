@@ -41,21 +41,25 @@ public final class LoopbackHTTPServer: Sendable {
 
     public static func start(handler: @escaping @Sendable (ReceivedRequest) async -> FakeAnswer) async throws -> LoopbackHTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let executor = FakeServerExecutor(name: "kryoform-fake-server")
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(RequestHandler(handler: handler))
+                    channel.pipeline.addHandler(RequestHandler(handler: handler, executor: executor))
                 }
             }
         let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        return LoopbackHTTPServer(channel: channel, group: group, port: channel.localAddress?.port ?? 0)
+        return LoopbackHTTPServer(channel: channel, group: group, executor: executor, port: channel.localAddress?.port ?? 0)
     }
 
-    private init(channel: Channel, group: MultiThreadedEventLoopGroup, port: Int) {
+    private let executor: FakeServerExecutor
+
+    private init(channel: Channel, group: MultiThreadedEventLoopGroup, executor: FakeServerExecutor, port: Int) {
         self.channel = channel
         self.group = group
+        self.executor = executor
         self.port = port
     }
 
@@ -70,11 +74,13 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     let handler: @Sendable (ReceivedRequest) async -> FakeAnswer
+    let executor: FakeServerExecutor
     private var head: HTTPRequestHead?
     private var body = Data()
 
-    init(handler: @escaping @Sendable (ReceivedRequest) async -> FakeAnswer) {
+    init(handler: @escaping @Sendable (ReceivedRequest) async -> FakeAnswer, executor: FakeServerExecutor) {
         self.handler = handler
+        self.executor = executor
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -97,7 +103,7 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             let handler = self.handler
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
-            Task {
+            Task(executorPreference: executor) {
                 let answer = await handler(request)
                 loop.execute {
                     let (this, context) = bound.value
@@ -125,6 +131,43 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
             if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+        }
+    }
+}
+
+/// Runs the tasks a fake server starts for its requests on a thread of its own, not on the
+/// cooperative pool. The pool has one thread per core, and a synchronous test blocks one for as
+/// long as it waits (on a kryoform run, a server): with every pool thread blocked so, a fake
+/// whose handler needed the pool stopped answering, and the kryoform talking to it timed out.
+/// Actors the handler calls (the fakes are actors) run here too, as a task executor preference
+/// makes them. The thread lives as long as the process: a request task still suspended when its
+/// server stops (a held answer) may resume later, and an actor it was running on must be able to
+/// finish, or the test's own calls to that fake would wait forever.
+final class FakeServerExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    init(name: String) {
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.withLock {
+            jobs.append(job)
+            condition.signal()
+        }
+    }
+
+    private func run() {
+        while true {
+            let next: UnownedJob = condition.withLock {
+                while jobs.isEmpty { condition.wait() }
+                return jobs.removeFirst()
+            }
+            next.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 }
