@@ -20,27 +20,16 @@ final class PostgresStateStoreTests {
         return PostgresStateStore(location: location, schema: schema, project: "kryonix", environment: environment)
     }
 
-    func state(serial: Int, lineage: String = "lineage-1", resources: Int) -> State {
-        var state = State(project: "kryonix", environment: "prod", lineage: lineage)
-        state.serial = serial
-        for index in 0..<resources {
-            state.record(StateResource(address: ResourceAddress("node.main.\(index + 1)"), kind: .node, providerID: "id-\(index)",
-                                       status: .ready, attributes: ["size": "s-2vcpu-4gb"], dependsOn: [],
-                                       updatedAt: Date(timeIntervalSince1970: 1_800_000_000)))
-        }
-        return state
-    }
-
     @Test("a state written is read back whole by another store, every serial is kept in the history with what changed")
     func writesReadsAndKeepsHistory() throws {
         let writer = try store()
         #expect(try writer.read() == nil)
         try writer.lock(LockInfo(operation: "apply", owner: "alice"))
-        for serial in 1...3 { try writer.write(state(serial: serial, resources: serial)) }
+        for serial in 1...3 { try writer.write(sampleState(serial: serial, resources: serial)) }
         try writer.unlock(id: try #require(try writer.currentLock()).id)
 
         let read = try #require(try store().read())
-        #expect(read == state(serial: 3, resources: 3))
+        #expect(read == sampleState(serial: 3, resources: 3))
         let history = try server.sql("SELECT serial, owner, operation, summary FROM kryoform.history ORDER BY serial")
         #expect(history.split(separator: "\n") == ["1|alice|apply|1 added", "2|alice|apply|1 added", "3|alice|apply|1 added"])
         // Another environment of the same project is a row of its own.
@@ -51,7 +40,7 @@ final class PostgresStateStoreTests {
     func journalFoldsIntoOneHistoryRow() throws {
         let writer = try store()
         try writer.lock(LockInfo(operation: "apply", owner: "alice"))
-        let base = state(serial: 1, resources: 200)
+        let base = sampleState(serial: 1, resources: 200)
         try writer.write(base)
         var steps: [StateJournalRecord] = []
         for serial in 2...11 {
@@ -83,8 +72,8 @@ final class PostgresStateStoreTests {
         let writer = try store()
         writer.codec = codec
         try writer.lock(LockInfo(operation: "apply"))
-        try writer.write(state(serial: 1, resources: 3))
-        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { state(serial: 1, resources: 3) }
+        try writer.write(sampleState(serial: 1, resources: 3))
+        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { sampleState(serial: 1, resources: 3) }
         for table in ["states", "history", "journal"] {
             let rows = try server.sql("SELECT encode(substr(body, 1, 12), 'escape') || ':' || (position('s-2vcpu-4gb'::bytea in body) > 0)::text FROM kryoform.\(table)")
             #expect(!rows.isEmpty && rows.split(separator: "\n").allSatisfy { $0 == "kf-sealed-1 :false" }, "\(table): \(rows)")
@@ -101,20 +90,20 @@ final class PostgresStateStoreTests {
     @Test("a write against a serial another writer has moved on is refused, and overwrites nothing")
     func compareAndSet() throws {
         let first = try store()
-        try first.write(state(serial: 1, resources: 1))
+        try first.write(sampleState(serial: 1, resources: 1))
         let second = try store()
         #expect(try second.read()?.serial == 1)
-        try first.write(state(serial: 2, resources: 2))
+        try first.write(sampleState(serial: 2, resources: 2))
         #expect {
-            try second.write(self.state(serial: 2, resources: 5))
+            try second.write(sampleState(serial: 2, resources: 5))
         } throws: { error in
             let message = (error as? StateLockError)?.message ?? "\(error)"
             return message.contains("changed under this run") && message.contains("read serial 1") && message.contains("now holds serial 2")
         }
-        #expect(try store().read() == state(serial: 2, resources: 2))
+        #expect(try store().read() == sampleState(serial: 2, resources: 2))
         // A first write where a state exists already is refused too (two first applies at once).
         let fresh = try store()
-        #expect(throws: StateLockError.self) { try fresh.write(self.state(serial: 1, lineage: "lineage-2", resources: 1)) }
+        #expect(throws: StateLockError.self) { try fresh.write(sampleState(serial: 1, lineage: "lineage-2", resources: 1)) }
         #expect(try server.sql("SELECT count(*) FROM kryoform.history") == "2")
     }
 
@@ -144,7 +133,7 @@ final class PostgresStateStoreTests {
     func lockGoesWithConnection() throws {
         let holder = try store()
         try holder.lock(LockInfo(operation: "apply", owner: "alice"))
-        try holder.write(state(serial: 1, resources: 1))
+        try holder.write(sampleState(serial: 1, resources: 1))
         let session = try #require(try store().currentLock()?.session)
         #expect(try server.sql("SELECT pg_terminate_backend(\(session))") == "t")
         // The server ends the session a moment after it is told to; until then the lock is held.
@@ -156,7 +145,7 @@ final class PostgresStateStoreTests {
         }
         #expect(taken, "the lock stayed held after its session was ended")
         #expect {
-            try holder.write(self.state(serial: 2, resources: 2))
+            try holder.write(sampleState(serial: 2, resources: 2))
         } throws: { error in
             (error as? StateLockError)?.message.contains("and the lock of environment prod went with it") == true
         }
@@ -191,4 +180,16 @@ final class PostgresStateStoreTests {
             }
         }
     }
+}
+
+/// A state of `resources` nodes of project kryonix, environment prod: what the state-store tests write.
+func sampleState(serial: Int, lineage: String = "lineage-1", resources: Int) -> State {
+    var state = State(project: "kryonix", environment: "prod", lineage: lineage)
+    state.serial = serial
+    for index in 0..<resources {
+        state.record(StateResource(address: ResourceAddress("node.main.\(index + 1)"), kind: .node, providerID: "id-\(index)",
+                                   status: .ready, attributes: ["size": "s-2vcpu-4gb"], dependsOn: [],
+                                   updatedAt: Date(timeIntervalSince1970: 1_800_000_000)))
+    }
+    return state
 }

@@ -28,17 +28,6 @@ final class S3StateStoreTests {
         return store
     }
 
-    func state(serial: Int, lineage: String = "lineage-1", resources: Int) -> State {
-        var state = State(project: "kryonix", environment: "prod", lineage: lineage)
-        state.serial = serial
-        for index in 0..<resources {
-            state.record(StateResource(address: ResourceAddress("node.main.\(index + 1)"), kind: .node, providerID: "id-\(index)",
-                                       status: .ready, attributes: ["size": "s-2vcpu-4gb"], dependsOn: [],
-                                       updatedAt: Date(timeIntervalSince1970: 1_800_000_000)))
-        }
-        return state
-    }
-
     /// The keys under the environment's folder, without it.
     func keys(_ environment: String = "prod") throws -> [String] {
         let folder = "teams/ops/kryonix/\(environment)/"
@@ -50,7 +39,7 @@ final class S3StateStoreTests {
         let writer = store()
         #expect(try writer.read() == nil)
         try writer.lock(LockInfo(operation: "apply", owner: "alice"))
-        let base = state(serial: 1, resources: 50)
+        let base = sampleState(serial: 1, resources: 50)
         try writer.write(base)
         var steps: [StateJournalRecord] = []
         for serial in 2...6 {
@@ -96,23 +85,23 @@ final class S3StateStoreTests {
         // Compare-and-set: both read an empty state, the first writes, the second is refused.
         let a = store(), b = store()
         #expect(try a.read() == nil && b.read() == nil)
-        try a.write(state(serial: 1, resources: 1))
+        try a.write(sampleState(serial: 1, resources: 1))
         do {
-            try b.write(state(serial: 1, lineage: "other", resources: 2))
+            try b.write(sampleState(serial: 1, lineage: "other", resources: 2))
             Issue.record("the second write overwrote the first")
         } catch StateLockError.conflict(_, let detail) {
             #expect(detail.contains("it was empty when this run started, and now holds serial 1"), "\(detail)")
         }
-        try a.write(state(serial: 2, resources: 2))
+        try a.write(sampleState(serial: 2, resources: 2))
         _ = try b.read()
-        try b.write(state(serial: 3, resources: 3))
+        try b.write(sampleState(serial: 3, resources: 3))
         do {
-            try a.write(state(serial: 3, resources: 1))
+            try a.write(sampleState(serial: 3, resources: 1))
             Issue.record("a stale writer overwrote a newer state")
         } catch StateLockError.conflict(_, let detail) {
             #expect(detail.contains("this run read serial 2") && detail.contains("now holds serial 3"), "\(detail)")
         }
-        #expect(try store().read() == state(serial: 3, resources: 3))
+        #expect(try store().read() == sampleState(serial: 3, resources: 3))
     }
 
     @Test("a lock not renewed expires and is taken over; its old owner's release then leaves the new lock alone, and its writes are refused")
@@ -141,13 +130,13 @@ final class S3StateStoreTests {
         #expect(try next.breakLock(expired))
         let mine = LockInfo(operation: "apply", owner: "bob")
         try next.lock(mine)
-        try next.write(state(serial: 1, resources: 1))
+        try next.write(sampleState(serial: 1, resources: 1))
 
         // The old owner comes back: its release must not remove bob's lock, its write must not land.
         try stalled.unlock(id: old.id)
         #expect(try store().currentLock()?.id == mine.id, "the old owner's DELETE removed the new holder's lock")
-        #expect(throws: StateLockError.self) { try stalled.write(state(serial: 1, lineage: "stale", resources: 5)) }
-        #expect(try store().read() == state(serial: 1, resources: 1))
+        #expect(throws: StateLockError.self) { try stalled.write(sampleState(serial: 1, lineage: "stale", resources: 5)) }
+        #expect(try store().read() == sampleState(serial: 1, resources: 1))
         try next.unlock(id: mine.id)
     }
 
@@ -165,7 +154,7 @@ final class S3StateStoreTests {
             #expect(found.id == info.id)
             #expect(LockHolders().status(of: found) == .elsewhere || LockHolders().status(of: found) == .running, "\(found)")
         }
-        try holder.write(state(serial: 1, resources: 1))
+        try holder.write(sampleState(serial: 1, resources: 1))
         try holder.unlock(id: info.id)
         #expect(try store().currentLock() == nil)
     }
@@ -176,8 +165,8 @@ final class S3StateStoreTests {
         let writer = store()
         writer.codec = codec
         try writer.lock(LockInfo(operation: "apply"))
-        try writer.write(state(serial: 1, resources: 3))
-        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { state(serial: 1, resources: 3) }
+        try writer.write(sampleState(serial: 1, resources: 3))
+        try writer.append(StateJournalRecord(lineage: "lineage-1", serial: 2, removed: ["node.main.1"])) { sampleState(serial: 1, resources: 3) }
         for key in try keys() where key != "lock.json" {
             let text = try #require(try moto.objectText(bucket: bucket, key: "teams/ops/kryonix/prod/" + key))
             #expect(!text.contains("s-2vcpu-4gb") && text.contains("kf-sealed-1 "), "\(key) is not sealed: \(text.prefix(200))")

@@ -183,20 +183,7 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
         let summary = state.changeSummary(since: seen)
         try run("begin a transaction", "BEGIN", on: connection)
         do {
-            let changed: Int
-            if let seen {
-                changed = try run("write the state", """
-                    UPDATE \(unescaped: table("states")) SET lineage = \(state.lineage), serial = \(state.serial), body = \(body), updated_at = now()
-                    WHERE project = \(project) AND environment = \(environment) AND lineage = \(seen.lineage) AND serial = \(seen.serial)
-                    """, on: connection).metadata.rows ?? 0
-            } else {
-                changed = try run("write the state", """
-                    INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
-                    VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now())
-                    ON CONFLICT (project, environment) DO NOTHING
-                    """, on: connection).metadata.rows ?? 0
-            }
-            guard changed == 1 else {
+            guard try setState(state, body: body, over: seen, on: connection) else {
                 let detail = try conflictDetail(connection, expected: seen)
                 _ = try? run("roll back", "ROLLBACK", on: connection)
                 throw StateLockError.conflict(environment: environment, detail: detail)
@@ -230,21 +217,8 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             do { body = try codec.encode(current) } catch { throw StateLockError.io("cannot encode the state: \(error)") }
             try run("begin a transaction", "BEGIN", on: connection)
             do {
-                let added: Int
-                if let seen, seen.movedTo != nil {
-                    // Back onto the copy a migration away left: replaced, compared and set.
-                    added = try run("write the state", """
-                        UPDATE \(unescaped: table("states")) SET lineage = \(current.lineage), serial = \(current.serial), body = \(body), updated_at = now()
-                        WHERE project = \(project) AND environment = \(environment) AND lineage = \(seen.lineage) AND serial = \(seen.serial)
-                        """, on: connection).metadata.rows ?? 0
-                } else {
-                    added = try run("write the state", """
-                        INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
-                        VALUES (\(project), \(environment), \(current.lineage), \(current.serial), \(body), now())
-                        ON CONFLICT (project, environment) DO NOTHING
-                        """, on: connection).metadata.rows ?? 0
-                }
-                guard added == 1 else {
+                // Back onto the copy a migration away left: replaced, compared and set; else a first write.
+                guard try setState(current, body: body, over: seen?.movedTo != nil ? seen : nil, on: connection) else {
                     throw StateLockError.conflict(environment: environment, detail: "\(location.display) holds a state of this environment already; "
                                                   + "state migrate moves state only into a backend that has none")
                 }
@@ -265,6 +239,25 @@ public final class PostgresStateStore: StateHistory, StateHistoryImporting, @unc
             }
             seen = current
         }
+    }
+
+    /// The `states` row set to `state`: compared and set on `previous`'s lineage and serial, or,
+    /// with no previous, inserted only if there is none. False when no row matched.
+    private func setState(_ state: State, body: Data, over previous: State?, on connection: PostgresConnection) throws -> Bool {
+        let rows: Int
+        if let previous {
+            rows = try run("write the state", """
+                UPDATE \(unescaped: table("states")) SET lineage = \(state.lineage), serial = \(state.serial), body = \(body), updated_at = now()
+                WHERE project = \(project) AND environment = \(environment) AND lineage = \(previous.lineage) AND serial = \(previous.serial)
+                """, on: connection).metadata.rows ?? 0
+        } else {
+            rows = try run("write the state", """
+                INSERT INTO \(unescaped: table("states")) (project, environment, lineage, serial, body, updated_at)
+                VALUES (\(project), \(environment), \(state.lineage), \(state.serial), \(body), now())
+                ON CONFLICT (project, environment) DO NOTHING
+                """, on: connection).metadata.rows ?? 0
+        }
+        return rows == 1
     }
 
     public func lock(_ info: LockInfo) throws {
