@@ -28,6 +28,16 @@ struct SharedStateRunner: Sendable {
         }
     }
 
+    /// A new temporary folder for what the runners share (the sandbox's world under `sandbox/`),
+    /// with the repository's key pair made in it; its public key.
+    static func sharedFolder(prefix: String) throws -> (folder: URL, publicKey: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let key = folder.appendingPathComponent("id_ed25519")
+        try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kryoform-test", "-f", key.path])
+        return (folder, try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8))
+    }
+
     /// A runner whose state is in the postgres database `url`, schema `schema`.
     static func postgres(url: String, schema: String, sandbox: URL, publicKey: String) throws -> SharedStateRunner {
         try SharedStateRunner(stateBlock: "state:\n  backend: postgres\n  url: env:KRYOFORM_STATE_URL\n  schema: \(schema)\n",
@@ -76,11 +86,7 @@ final class PostgresStateEndToEndTests {
 
     init() throws {
         server = try PostgresServer.start()
-        shared = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-shared-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-        let key = shared.appendingPathComponent("id_ed25519")
-        try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kryoform-test", "-f", key.path])
-        publicKey = try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8)
+        (shared, publicKey) = try SharedStateRunner.sharedFolder(prefix: "kryoform-shared")
     }
 
     deinit {

@@ -18,11 +18,7 @@ final class S3StateEndToEndTests: @unchecked Sendable {
     init() throws {
         moto = try MotoServer.start()
         try moto.createBucket(bucket)
-        shared = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-shared-s3-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-        let key = shared.appendingPathComponent("id_ed25519")
-        try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kryoform-test", "-f", key.path])
-        publicKey = try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8)
+        (shared, publicKey) = try SharedStateRunner.sharedFolder(prefix: "kryoform-shared-s3")
     }
 
     deinit {

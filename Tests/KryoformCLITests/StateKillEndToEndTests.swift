@@ -30,13 +30,9 @@ struct StateKillEndToEndTests {
         var moments = Moments(state: seed)
         let context = "backend \(backend.rawValue), KRYOFORM_KILL_SEED=\(seed)"
 
-        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("kryoform-kills-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+        let (shared, publicKey) = try SharedStateRunner.sharedFolder(prefix: "kryoform-kills")
         defer { try? FileManager.default.removeItem(at: shared) }
         let sandbox = shared.appendingPathComponent("sandbox")
-        let keyFile = shared.appendingPathComponent("id_ed25519")
-        try LocalTool.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kryoform-test", "-f", keyFile.path])
-        let publicKey = try String(contentsOf: keyFile.appendingPathExtension("pub"), encoding: .utf8)
         var servers: [() -> Void] = []
         defer { servers.forEach { $0() } }
         let runner: SharedStateRunner
